@@ -1,0 +1,152 @@
+/* Fault guards, guest memory access for uncompiled code, and the dispatch loop. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+/* The fault guard of this host thread: set while compiled code or a helper runs, so that the
+ * fault handler can turn a host fault in the guest region into a guest fault. */
+static __thread sigjmp_buf *guard_jmp;
+static __thread xlate_cpu *guard_cpu;
+
+static uint8_t *region_base;
+static uint64_t region_size;
+static struct sigaction previous_segv, previous_bus;
+
+void xlate_fault(xlate_cpu *cpu, uint64_t guest_addr)
+{
+    cpu->fault_addr = guest_addr;
+    cpu->fault_signal = SIGSEGV;
+    siglongjmp(*guard_jmp, 1);
+}
+
+static void on_host_fault(int sig, siginfo_t *info, void *context)
+{
+    (void)context;
+    uint8_t *addr = info->si_addr;
+    if (guard_jmp && addr >= region_base && addr < region_base + region_size) {
+        guard_cpu->fault_addr = (uint64_t)(addr - region_base);
+        guard_cpu->fault_signal = sig;
+        siglongjmp(*guard_jmp, 1);
+    }
+    /* Not the guest's: put back whoever was there before and let the fault happen again. */
+    sigaction(sig, sig == SIGBUS ? &previous_bus : &previous_segv, NULL);
+}
+
+int xlate_runtime_init(uint8_t *guest_base, uint64_t guest_size, uint64_t guard)
+{
+    region_base = guest_base;
+    region_size = guest_size + guard;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_host_fault;
+    /* SA_NODEFER: we leave the handler by siglongjmp without restoring the signal mask. */
+    action.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGSEGV, &action, &previous_segv) || sigaction(SIGBUS, &action, &previous_bus))
+        return -1;
+    return 0;
+}
+
+/* Run body under a fault guard; evaluates to nonzero if it faulted. */
+#define GUARDED(cpu, body)                                        \
+    ({                                                            \
+        sigjmp_buf jb_;                                           \
+        sigjmp_buf *saved_jmp_ = guard_jmp;                       \
+        xlate_cpu *saved_cpu_ = guard_cpu;                        \
+        int faulted_ = sigsetjmp(jb_, 0);                         \
+        if (!faulted_) {                                          \
+            guard_jmp = &jb_;                                     \
+            guard_cpu = (cpu);                                    \
+            body;                                                 \
+        }                                                         \
+        guard_jmp = saved_jmp_;                                   \
+        guard_cpu = saved_cpu_;                                   \
+        faulted_;                                                 \
+    })
+
+uint64_t xlate_load(xlate_cpu *cpu, uint64_t guest_addr, int size)
+{
+    volatile uint64_t value = 0;
+    GUARDED(cpu, {
+        uint8_t *p = xlate_host(cpu, guest_addr, size);
+        switch (size) {
+        case 1: value = *p; break;
+        case 2: { uint16_t v; memcpy(&v, p, 2); value = v; break; }
+        case 4: { uint32_t v; memcpy(&v, p, 4); value = v; break; }
+        default: { uint64_t v; memcpy(&v, p, 8); value = v; break; }
+        }
+    });
+    return value;
+}
+
+void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value)
+{
+    GUARDED(cpu, {
+        uint8_t *p = xlate_host(cpu, guest_addr, size);
+        switch (size) {
+        case 1: *p = (uint8_t)value; break;
+        case 2: { uint16_t v = (uint16_t)value; memcpy(p, &v, 2); break; }
+        case 4: { uint32_t v = (uint32_t)value; memcpy(p, &v, 4); break; }
+        default: memcpy(p, &value, 8); break;
+        }
+    });
+}
+
+int xlate_copy_from_guest(xlate_cpu *cpu, void *dst, uint64_t guest_addr, uint64_t size)
+{
+    return GUARDED(cpu, memcpy(dst, xlate_host(cpu, guest_addr, size), size)) ? -1 : 0;
+}
+
+int xlate_copy_to_guest(xlate_cpu *cpu, uint64_t guest_addr, const void *src, uint64_t size)
+{
+    return GUARDED(cpu, memcpy(xlate_host(cpu, guest_addr, size), src, size)) ? -1 : 0;
+}
+
+int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max)
+{
+    volatile int64_t length = -1;
+    GUARDED(cpu, {
+        uint64_t n = 0;
+        while (n < max && *xlate_host(cpu, guest_addr + n, 1))
+            n++;
+        length = (int64_t)n;
+    });
+    return length;
+}
+
+uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b)
+{
+    volatile uint64_t result = 0;
+    GUARDED(cpu, result = fn(cpu, a, b));
+    return result;
+}
+
+void xlate_raise_fault(xlate_cpu *cpu, uint64_t guest_addr)
+{
+    xlate_fault(cpu, guest_addr);
+}
+
+int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
+{
+    volatile int rc = XLATE_EXIT_NEXT;
+    if (GUARDED(cpu, {
+            while (rc == XLATE_EXIT_NEXT) {
+                if (cpu->stop_request) {
+                    rc = XLATE_EXIT_STOP;
+                    break;
+                }
+                xlate_block_fn fn = (xlate_block_fn)xlate_code_map_lookup(map, cpu->rip);
+                if (!fn) {
+                    rc = XLATE_EXIT_MISS;
+                    break;
+                }
+                rc = fn(cpu, cpu->mem_base);
+            }
+        }))
+        return XLATE_EXIT_FAULT;
+    return rc;
+}

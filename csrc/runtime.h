@@ -1,0 +1,25 @@
+/* Internal header of the C runtime: the public interface plus what its files share. */
+#ifndef XLATE_RUNTIME_H
+#define XLATE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "xlate.h"
+
+/* Guest register numbers in xlate_cpu.gpr. */
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
+
+/* Raise a guest fault from C code running under a fault guard (dispatch or xlate_call_helper). */
+__attribute__((noreturn)) void xlate_fault(xlate_cpu *cpu, uint64_t guest_addr);
+
+/* Host pointer for a guest range, or a fault if any of it lies outside the guest space. */
+static inline uint8_t *xlate_host(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
+{
+    if (guest_addr >= XLATE_GUEST_SPACE || size > XLATE_GUEST_SPACE - guest_addr)
+        xlate_fault(cpu, guest_addr);
+    return cpu->mem_base + guest_addr;
+}
+
+#endif

@@ -1,0 +1,135 @@
+/* The string instructions (movs, stos, lods, cmps, scas) with their rep prefixes.  Registers are
+ * updated after every element, so a fault part-way leaves the state the hardware would. */
+#include <string.h>
+
+#include "runtime.h"
+
+enum { REP_NONE, REP_E, REP_NE }; /* `rep` of movs/stos/lods is REP_E */
+
+static uint64_t load_n(const uint8_t *p, uint64_t size)
+{
+    uint64_t v = 0;
+    memcpy(&v, p, size); /* little-endian host; a big-endian port swaps here */
+    return v;
+}
+
+static void store_n(uint8_t *p, uint64_t size, uint64_t v)
+{
+    memcpy(p, &v, size);
+}
+
+static int64_t step(xlate_cpu *cpu, uint64_t size)
+{
+    return cpu->flags[XLATE_DF] ? -(int64_t)size : (int64_t)size;
+}
+
+static uint64_t mask_of(uint64_t size)
+{
+    return size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
+
+/* Flags of a - b at the given size, as cmp sets them. */
+static void set_sub_flags(xlate_cpu *cpu, uint64_t a, uint64_t b, uint64_t size)
+{
+    uint64_t mask = mask_of(size), sign = 1ull << (8 * size - 1);
+    uint64_t r = (a - b) & mask;
+    cpu->flags[XLATE_CF] = a < b;
+    cpu->flags[XLATE_ZF] = r == 0;
+    cpu->flags[XLATE_SF] = (r & sign) != 0;
+    cpu->flags[XLATE_OF] = (((a ^ b) & (a ^ r)) & sign) != 0;
+    cpu->flags[XLATE_AF] = ((a ^ b ^ r) & 0x10) != 0;
+    cpu->flags[XLATE_PF] = !(__builtin_popcount((unsigned)(r & 0xff)) & 1);
+}
+
+uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep)
+{
+    int64_t d = step(cpu, size);
+    uint64_t n = rep ? cpu->gpr[RCX] : 1;
+    uint64_t src = cpu->gpr[RSI], dst = cpu->gpr[RDI];
+    /* Forward copies between disjoint ranges are one memmove, the common case of memcpy. */
+    if (rep && d > 0 && n <= XLATE_GUEST_SPACE / size &&
+        (dst >= src + n * size || dst + n * size <= src)) {
+        memmove(xlate_host(cpu, dst, n * size), xlate_host(cpu, src, n * size), n * size);
+        cpu->gpr[RSI] = src + n * size;
+        cpu->gpr[RDI] = dst + n * size;
+        cpu->gpr[RCX] = 0;
+        return 0;
+    }
+    for (; n; n--) {
+        store_n(xlate_host(cpu, cpu->gpr[RDI], size), size,
+                load_n(xlate_host(cpu, cpu->gpr[RSI], size), size));
+        cpu->gpr[RSI] += d;
+        cpu->gpr[RDI] += d;
+        if (rep)
+            cpu->gpr[RCX]--;
+    }
+    return 0;
+}
+
+uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep)
+{
+    int64_t d = step(cpu, size);
+    uint64_t n = rep ? cpu->gpr[RCX] : 1;
+    uint64_t value = cpu->gpr[RAX];
+    if (rep && d > 0 && size == 1 && n <= XLATE_GUEST_SPACE) {
+        memset(xlate_host(cpu, cpu->gpr[RDI], n), (int)(value & 0xff), n);
+        cpu->gpr[RDI] += n;
+        cpu->gpr[RCX] = 0;
+        return 0;
+    }
+    for (; n; n--) {
+        store_n(xlate_host(cpu, cpu->gpr[RDI], size), size, value);
+        cpu->gpr[RDI] += d;
+        if (rep)
+            cpu->gpr[RCX]--;
+    }
+    return 0;
+}
+
+uint64_t xlate_helper_rep_lods(xlate_cpu *cpu, uint64_t size, uint64_t rep)
+{
+    int64_t d = step(cpu, size);
+    for (uint64_t n = rep ? cpu->gpr[RCX] : 1; n; n--) {
+        uint64_t v = load_n(xlate_host(cpu, cpu->gpr[RSI], size), size);
+        /* A 32-bit destination zero-extends; 8 and 16 bits merge into rax. */
+        cpu->gpr[RAX] = size >= 4 ? v : (cpu->gpr[RAX] & ~mask_of(size)) | v;
+        cpu->gpr[RSI] += d;
+        if (rep)
+            cpu->gpr[RCX]--;
+    }
+    return 0;
+}
+
+uint64_t xlate_helper_rep_cmps(xlate_cpu *cpu, uint64_t size, uint64_t rep)
+{
+    int64_t d = step(cpu, size);
+    for (uint64_t n = rep ? cpu->gpr[RCX] : 1; n; n--) {
+        uint64_t a = load_n(xlate_host(cpu, cpu->gpr[RSI], size), size);
+        uint64_t b = load_n(xlate_host(cpu, cpu->gpr[RDI], size), size);
+        set_sub_flags(cpu, a, b, size);
+        cpu->gpr[RSI] += d;
+        cpu->gpr[RDI] += d;
+        if (!rep)
+            break;
+        cpu->gpr[RCX]--;
+        if (cpu->flags[XLATE_ZF] != (rep == REP_E))
+            break;
+    }
+    return 0;
+}
+
+uint64_t xlate_helper_rep_scas(xlate_cpu *cpu, uint64_t size, uint64_t rep)
+{
+    int64_t d = step(cpu, size);
+    uint64_t a = cpu->gpr[RAX] & mask_of(size);
+    for (uint64_t n = rep ? cpu->gpr[RCX] : 1; n; n--) {
+        set_sub_flags(cpu, a, load_n(xlate_host(cpu, cpu->gpr[RDI], size), size), size);
+        cpu->gpr[RDI] += d;
+        if (!rep)
+            break;
+        cpu->gpr[RCX]--;
+        if (cpu->flags[XLATE_ZF] != (rep == REP_E))
+            break;
+    }
+    return 0;
+}

@@ -1,0 +1,5 @@
+"""Builds the C runtime (csrc/) as the cffi extension xlate._runtime."""
+
+from setuptools import setup
+
+setup(cffi_modules=["csrc/build.py:ffibuilder"])

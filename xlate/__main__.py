@@ -1,0 +1,5 @@
+import sys
+
+from xlate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,199 @@
+"""Guest code -> instructions -> blocks, on Capstone, with a decode cache.
+
+Instructions are turned into small plain records once, here, so that the semantics and the
+engines never touch Capstone objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import capstone
+from capstone import x86_const as X
+
+from xlate.memory import PROT_EXEC, AddressSpace
+
+GPR_NAMES = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+             "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
+
+MAX_BLOCK_INSNS = 64
+MAX_INSN_BYTES = 15
+
+REG, IMM, MEM = "reg", "imm", "mem"
+GPR, XMM, ST = "gpr", "xmm", "st"
+
+
+@dataclass(frozen=True, slots=True)
+class Reg:
+    """A guest register operand: which file, which register, how many bits from which bit."""
+    file: str
+    index: int
+    bits: int
+    shift: int = 0  # 8 for ah, ch, dh, bh
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    kind: str           # REG, IMM or MEM
+    size: int           # bytes
+    reg: Reg | None = None
+    imm: int = 0
+    base: Reg | None = None   # MEM: rip-relative operands are resolved into disp
+    index: Reg | None = None
+    scale: int = 1
+    disp: int = 0
+    segment: str = ""   # "fs" or "gs" for a segment override
+
+
+@dataclass(frozen=True, slots=True)
+class Insn:
+    address: int
+    size: int
+    name: str                 # Capstone's instruction name: "add", "movsb", "cvtsi2sd"
+    ops: tuple[Operand, ...]
+    raw: bytes
+    rep: int = 0              # 0, 1 for rep/repe, 2 for repne
+    lock: bool = False
+    text: str = ""            # as Capstone prints it, for messages
+
+    @property
+    def next(self) -> int:
+        return self.address + self.size
+
+    def op(self, i: int) -> Operand:
+        return self.ops[i]
+
+
+@dataclass(slots=True)
+class Block:
+    """Straight-line guest code: only the last instruction may transfer control."""
+    start: int
+    insns: list[Insn]
+    # Set when decoding stopped at bytes that are not an instruction (or not fetchable).
+    undefined_at: int | None = None
+
+    @property
+    def end(self) -> int:
+        return self.insns[-1].next if self.insns else self.start
+
+
+def _reg_table() -> dict[int, Reg]:
+    table: dict[int, Reg] = {}
+    legacy = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
+    for i, name in enumerate(legacy):
+        table[getattr(X, "X86_REG_R" + name.upper())] = Reg(GPR, i, 64)
+        table[getattr(X, "X86_REG_E" + name.upper())] = Reg(GPR, i, 32)
+        table[getattr(X, "X86_REG_" + name.upper())] = Reg(GPR, i, 16)
+    for i, name in enumerate(("AL", "CL", "DL", "BL", "SPL", "BPL", "SIL", "DIL")):
+        table[getattr(X, "X86_REG_" + name)] = Reg(GPR, i, 8)
+    for i, name in enumerate(("AH", "CH", "DH", "BH")):
+        table[getattr(X, "X86_REG_" + name)] = Reg(GPR, i, 8, 8)
+    for i in range(8, 16):
+        table[getattr(X, f"X86_REG_R{i}")] = Reg(GPR, i, 64)
+        table[getattr(X, f"X86_REG_R{i}D")] = Reg(GPR, i, 32)
+        table[getattr(X, f"X86_REG_R{i}W")] = Reg(GPR, i, 16)
+        table[getattr(X, f"X86_REG_R{i}B")] = Reg(GPR, i, 8)
+    for i in range(16):
+        table[getattr(X, f"X86_REG_XMM{i}")] = Reg(XMM, i, 128)
+    for i in range(8):
+        table[getattr(X, f"X86_REG_ST{i}")] = Reg(ST, i, 80)
+    return table
+
+
+REGS = _reg_table()
+_SEGMENTS = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
+# Instructions after which a block ends besides Capstone's jump/call/ret/interrupt groups.
+_ENDS_BLOCK = {"syscall", "hlt", "ud2", "ud1", "ud0", "int3", "cpuid"}
+_BLOCK_END_GROUPS = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
+                     capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
+
+
+class UnsupportedOperand(Exception):
+    pass
+
+
+def _operand(cs_insn, op) -> Operand:
+    if op.type == X.X86_OP_REG:
+        reg = REGS.get(op.reg)
+        if reg is None:
+            raise UnsupportedOperand(cs_insn.reg_name(op.reg))
+        return Operand(REG, op.size, reg=reg)
+    if op.type == X.X86_OP_IMM:
+        return Operand(IMM, op.size, imm=op.imm)
+    mem = op.mem
+    disp = mem.disp
+    base = None
+    if mem.base == X.X86_REG_RIP:
+        disp = (cs_insn.address + cs_insn.size + disp) & (2**64 - 1)
+    elif mem.base:
+        base = REGS.get(mem.base)
+        if base is None or base.file != GPR:
+            raise UnsupportedOperand(cs_insn.reg_name(mem.base))
+    index = None
+    if mem.index:
+        index = REGS.get(mem.index)
+        if index is None or index.file != GPR:
+            raise UnsupportedOperand(cs_insn.reg_name(mem.index))
+    segment = _SEGMENTS.get(mem.segment, "")
+    return Operand(MEM, op.size, base=base, index=index, scale=mem.scale, disp=disp,
+                   segment=segment)
+
+
+class Decoder:
+    """Decodes guest code into blocks and caches them by start address."""
+
+    def __init__(self, memory: AddressSpace) -> None:
+        self.memory = memory
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self.cs.detail = True
+        self.blocks: dict[int, Block] = {}
+        self.insns_decoded = 0
+
+    def block(self, address: int) -> Block:
+        """The block that starts at the guest address, decoded on first use."""
+        block = self.blocks.get(address)
+        if block is None:
+            block = self.blocks[address] = self._decode(address)
+        return block
+
+    def invalidate(self, start: int, end: int) -> None:
+        """Forget blocks that overlap [start, end): their code changed or went away."""
+        stale = [a for a, b in self.blocks.items() if a < end and b.end > start]
+        for a in stale:
+            del self.blocks[a]
+
+    def fetchable(self, address: int) -> bytes:
+        """The executable bytes from address on, as many as a block could use."""
+        limit = MAX_BLOCK_INSNS * MAX_INSN_BYTES
+        code = b""
+        addr = address
+        while len(code) < limit:
+            m = self.memory.find(addr)
+            if m is None or not m.prot & PROT_EXEC:
+                break
+            n = min(m.end - addr, limit - len(code))
+            code += self.memory.read(addr, n, PROT_EXEC)
+            addr += n
+        return code
+
+    def _decode(self, address: int) -> Block:
+        code = self.fetchable(address)
+        insns: list[Insn] = []
+        for cs_insn in self.cs.disasm(code, address):
+            try:
+                ops = tuple(_operand(cs_insn, op) for op in cs_insn.operands)
+            except UnsupportedOperand:
+                break
+            prefix = cs_insn.prefix
+            insn = Insn(
+                address=cs_insn.address, size=cs_insn.size, name=cs_insn.insn_name(), ops=ops,
+                raw=bytes(cs_insn.bytes),
+                rep=1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
+                lock=X.X86_PREFIX_LOCK in prefix,
+                text=f"{cs_insn.mnemonic} {cs_insn.op_str}".strip(),
+            )
+            insns.append(insn)
+            self.insns_decoded += 1
+            if (insn.name in _ENDS_BLOCK or _BLOCK_END_GROUPS.intersection(cs_insn.groups)
+                    or len(insns) == MAX_BLOCK_INSNS):
+                return Block(address, insns)
+        return Block(address, insns, undefined_at=insns[-1].next if insns else address)

@@ -1,0 +1,197 @@
+"""ELF file -> mappings in the guest address space, the initial stack and the entry point.
+
+Does what the kernel's execve does for an x86-64 ELF: loads the PT_LOAD segments (at a load bias
+for ET_DYN), loads the interpreter named by PT_INTERP the same way, and builds the stack with
+argc, argv, envp and a complete auxiliary vector."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from dataclasses import dataclass
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from xlate.errors import LoadError
+from xlate.memory import (
+    PAGE,
+    PIE_BASE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    STACK_SIZE,
+    STACK_TOP,
+    AddressSpace,
+    page_down,
+    page_up,
+)
+
+# Auxiliary vector keys (linux/auxvec.h).
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+
+INTERP_BASE = 0x7_0000_0000  # where an ET_DYN interpreter goes, away from the program
+
+
+@dataclass
+class Image:
+    """One loaded ELF file."""
+    path: str
+    load_bias: int
+    entry: int
+    phdr: int        # guest address of the program headers
+    phnum: int
+    phentsize: int
+    end: int         # end of the highest segment
+    interpreter: str | None
+
+
+@dataclass
+class Process:
+    """What execve leaves behind: where to start and how memory looks."""
+    entry: int       # the interpreter's entry when there is one
+    stack_pointer: int
+    brk: int
+    program: Image
+    interpreter: Image | None
+
+
+def _prot(p_flags: int) -> int:
+    return ((PROT_READ if p_flags & 4 else 0) | (PROT_WRITE if p_flags & 2 else 0)
+            | (PROT_EXEC if p_flags & 1 else 0))
+
+
+def _open_elf(path: str) -> tuple[bytes, ELFFile]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise LoadError(f"{path}: No such file or directory", 127) from None
+    except IsADirectoryError:
+        raise LoadError(f"{path}: Is a directory", 126) from None
+    except PermissionError:
+        raise LoadError(f"{path}: Permission denied", 126) from None
+    if data[:4] != b"\x7fELF":
+        raise LoadError(f"{path}: not an ELF file (cannot execute binary file: Exec format error)")
+    if len(data) < 64:
+        raise LoadError(f"{path}: truncated ELF header ({len(data)} bytes)")
+    if data[4] != 2:
+        raise LoadError(f"{path}: not a 64-bit ELF file (EI_CLASS {data[4]})")
+    if data[5] != 1:
+        raise LoadError(f"{path}: not a little-endian ELF file (EI_DATA {data[5]})")
+    try:
+        elf = ELFFile(io.BytesIO(data))
+    except ELFError as e:
+        raise LoadError(f"{path}: malformed ELF file: {e}") from None
+    if elf["e_machine"] != "EM_X86_64":
+        raise LoadError(f"{path}: not an x86-64 program (machine {elf['e_machine']})")
+    if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
+        raise LoadError(f"{path}: not an executable ELF file (type {elf['e_type']})")
+    return data, elf
+
+
+def load_image(memory: AddressSpace, path: str, dyn_base: int) -> Image:
+    """Map an ELF file's segments; ET_DYN files go at dyn_base."""
+    data, elf = _open_elf(path)
+    try:
+        segments = [elf.get_segment(i) for i in range(elf.num_segments())]
+        loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
+    except (ELFError, struct.error, ValueError) as e:
+        raise LoadError(f"{path}: malformed program headers: {e}") from None
+    if not loads:
+        raise LoadError(f"{path}: no loadable segments")
+    bias = dyn_base if elf["e_type"] == "ET_DYN" else 0
+    interpreter = None
+    phdr = None
+    for s in segments:
+        if s["p_type"] == "PT_INTERP":
+            interpreter = data[s["p_offset"]:s["p_offset"] + s["p_filesz"]].split(b"\0")[0]
+            interpreter = os.fsdecode(interpreter)
+        elif s["p_type"] == "PT_PHDR":
+            phdr = s["p_vaddr"] + bias
+    for s in loads:
+        offset, filesz, memsz, vaddr = s["p_offset"], s["p_filesz"], s["p_memsz"], s["p_vaddr"]
+        if (filesz > memsz or offset + filesz > len(data) or vaddr + bias + memsz > STACK_TOP
+                or (vaddr - offset) % PAGE):
+            raise LoadError(f"{path}: bad PT_LOAD segment at file offset {offset:#x} "
+                            f"(vaddr {vaddr:#x}, filesz {filesz:#x}, memsz {memsz:#x})")
+    start = page_down(min(s["p_vaddr"] for s in loads) + bias)
+    end = max(s["p_vaddr"] + s["p_memsz"] for s in loads) + bias
+    name = os.path.basename(path)
+    memory.map(start, page_up(end) - start, PROT_READ | PROT_WRITE, name=name)
+    for s in loads:
+        vaddr, offset, filesz = s["p_vaddr"] + bias, s["p_offset"], s["p_filesz"]
+        memory.write(vaddr, data[offset:offset + filesz])
+    # Permissions per page: a page shared by two segments gets both segments' permissions.
+    page_prot: dict[int, int] = {}
+    for s in loads:
+        lo, hi = page_down(s["p_vaddr"] + bias), page_up(s["p_vaddr"] + bias + s["p_memsz"])
+        for page in range(lo, hi, PAGE):
+            page_prot[page] = page_prot.get(page, 0) | _prot(s["p_flags"])
+    for page in range(start, page_up(end), PAGE):
+        if page not in page_prot:
+            memory.unmap(page, PAGE)
+    run_start = None
+    for page in sorted(page_prot) + [None]:
+        if run_start is not None and (page is None or page != run_end
+                                      or page_prot[page] != page_prot[run_start]):
+            memory.protect(run_start, run_end - run_start, page_prot[run_start])
+            run_start = None
+        if page is not None and run_start is None:
+            run_start = page
+        if page is not None:
+            run_end = page + PAGE
+    if phdr is None:  # no PT_PHDR: the headers are wherever a PT_LOAD maps e_phoff
+        phoff = elf["e_phoff"]
+        for s in loads:
+            if s["p_offset"] <= phoff < s["p_offset"] + s["p_filesz"]:
+                phdr = s["p_vaddr"] + bias + phoff - s["p_offset"]
+        if phdr is None:
+            phdr = 0
+    return Image(path=path, load_bias=bias, entry=elf["e_entry"] + bias, phdr=phdr,
+                 phnum=elf["e_phnum"], phentsize=elf["e_phentsize"], end=end,
+                 interpreter=interpreter)
+
+
+def exec_program(memory: AddressSpace, path: str, argv: list[str], env: dict[str, str],
+                 hwcap: int) -> Process:
+    """Load the program (and its interpreter) and build the initial stack."""
+    program = load_image(memory, path, PIE_BASE)
+    interp = None
+    if program.interpreter:
+        interp = load_image(memory, program.interpreter, INTERP_BASE)
+    memory.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]")
+    sp = STACK_TOP
+
+    def push_bytes(data: bytes) -> int:
+        nonlocal sp
+        sp -= len(data)
+        memory.write(sp, data)
+        return sp
+
+    execfn = push_bytes(os.fsencode(path) + b"\0")
+    env_addrs = [push_bytes(os.fsencode(f"{k}={v}") + b"\0") for k, v in env.items()]
+    argv_addrs = [push_bytes(os.fsencode(a) + b"\0") for a in argv]
+    platform = push_bytes(b"x86_64\0")
+    random_bytes = push_bytes(os.urandom(16))
+    sp &= ~15
+    auxv = [
+        (AT_PHDR, program.phdr), (AT_PHENT, program.phentsize), (AT_PHNUM, program.phnum),
+        (AT_PAGESZ, PAGE), (AT_BASE, interp.load_bias if interp else 0), (AT_FLAGS, 0),
+        (AT_ENTRY, program.entry), (AT_UID, os.getuid()), (AT_EUID, os.geteuid()),
+        (AT_GID, os.getgid()), (AT_EGID, os.getegid()), (AT_SECURE, 0),
+        (AT_RANDOM, random_bytes), (AT_HWCAP, hwcap), (AT_HWCAP2, 0), (AT_CLKTCK, 100),
+        (AT_EXECFN, execfn), (AT_PLATFORM, platform), (AT_NULL, 0),
+    ]
+    words = [len(argv), *argv_addrs, 0, *env_addrs, 0]
+    for key, value in auxv:
+        words += [key, value]
+    if len(words) % 2:  # rsp must be 16-byte aligned at argc: pad above the auxv
+        words.append(0)
+    sp -= 8 * len(words)
+    memory.write(sp, struct.pack(f"<{len(words)}Q", *words))
+    return Process(entry=interp.entry if interp else program.entry, stack_pointer=sp,
+                   brk=page_up(program.end), program=program, interpreter=interp)

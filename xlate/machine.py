@@ -1,0 +1,180 @@
+"""A guest process: its address space, its thread's CPU state, its kernel view, and an engine.
+
+This is the Python API that the command line (and embedders) use:
+
+    machine = Machine.load("/bin/true", ["true"], engine="interp")
+    result = machine.run()
+    print(result.exit_status)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from xlate.decoder import Decoder
+from xlate.errors import XlateError
+from xlate.linux.syscalls import GuestExit, LinuxOS
+from xlate.loader import exec_program
+from xlate.memory import AddressSpace
+from xlate.runtime import (
+    EXIT_DIVIDE,
+    EXIT_FAULT,
+    EXIT_HLT,
+    EXIT_NEXT,
+    EXIT_SIGILL,
+    EXIT_STOP,
+    EXIT_SYSCALL,
+    ffi,
+    lib,
+)
+
+ENGINES = ("jit", "interp")
+
+
+@dataclass
+class Stats:
+    """What a run did, for --stats and benchmarks."""
+    guest_instructions: int = 0
+    blocks_executed: int = 0
+    blocks_translated: int = 0
+    translate_seconds: float = 0.0
+    run_seconds: float = 0.0
+    syscalls: int = 0
+
+    def report(self) -> str:
+        return (f"xlate: {self.guest_instructions} guest instructions, "
+                f"{self.blocks_executed} blocks executed, {self.blocks_translated} translated; "
+                f"translating {self.translate_seconds:.3f} s, running {self.run_seconds:.3f} s; "
+                f"{self.syscalls} syscalls")
+
+
+@dataclass
+class RunResult:
+    """How the guest ended: exit_status is what a shell would report (128 + signal if killed)."""
+    exit_status: int
+    signal: int = 0
+    message: str = ""
+    stats: Stats = field(default_factory=Stats)
+
+
+class GuestSignal(XlateError):
+    """The guest was killed by a signal; the message names the instruction that raised it."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message, 128 + signum)
+        self.signum = signum
+
+
+def new_cpu(memory: AddressSpace):
+    """A zeroed CPU state with the power-on values a Linux process starts with."""
+    cpu = ffi.new("xlate_cpu *")
+    cpu.mem_base = ffi.cast("uint8_t *", memory.base)
+    cpu.mxcsr = 0x1F80
+    cpu.fpu_cw = 0x037F
+    cpu.fpu_tag = 0xFF
+    return cpu
+
+
+def cpu_hwcap() -> int:
+    """AT_HWCAP on x86-64 is cpuid leaf 1's edx: asked of the one place that defines it."""
+    scratch = ffi.new("xlate_cpu *")
+    scratch.gpr[0] = 1
+    lib.xlate_helper_cpuid(scratch, 0, 0)
+    return scratch.gpr[2]
+
+
+class Machine:
+    """One guest process with one thread, run by the chosen engine."""
+
+    def __init__(self, engine: str = "jit", strace: bool = False) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}")
+        self.engine_name = engine
+        self.memory = AddressSpace()
+        self.cpu = new_cpu(self.memory)
+        self.decoder = Decoder(self.memory)
+        self.os: LinuxOS | None = None
+        self.strace = strace
+        self.stats = Stats()
+        self._engine = None
+
+    @classmethod
+    def load(cls, path: str, argv: list[str] | None = None, env: dict[str, str] | None = None,
+             engine: str = "jit", strace: bool = False) -> Machine:
+        """Load an ELF program as execve would, ready to run from its entry point."""
+        machine = cls(engine, strace)
+        argv = argv if argv is not None else [path]
+        env = dict(os.environ) if env is None else env
+        process = exec_program(machine.memory, path, argv, env, cpu_hwcap())
+        machine.cpu.rip = process.entry
+        machine.cpu.gpr[4] = process.stack_pointer
+        machine.os = LinuxOS(machine.memory, exe_path=path, brk_start=process.brk,
+                             strace=strace, invalidate_code=machine.invalidate_code)
+        return machine
+
+    def invalidate_code(self, start: int, end: int) -> None:
+        """Forget decoded and compiled code in [start, end)."""
+        self.decoder.invalidate(start, end)
+        if self._engine is not None:
+            self._engine.invalidate(start, end)
+
+    def engine(self):
+        if self._engine is None:
+            if self.engine_name == "jit":
+                from xlate.jit.engine import JitEngine
+                self._engine = JitEngine(self.cpu, self.decoder, self.stats)
+            else:
+                from xlate.interp import InterpEngine
+                self._engine = InterpEngine(self.cpu, self.decoder, self.stats)
+        return self._engine
+
+    def run(self) -> RunResult:
+        """Run until the guest exits or is killed; never raises for what the guest does."""
+        engine = self.engine()
+        started = time.perf_counter()
+        try:
+            while True:
+                exit_code = engine.run()
+                if exit_code == EXIT_SYSCALL:
+                    self.os.handle(self.cpu)
+                elif exit_code != EXIT_STOP:
+                    raise self._guest_signal(exit_code)
+        except GuestExit as done:
+            result = RunResult(done.status)
+        except GuestSignal as killed:
+            result = RunResult(killed.exit_status, killed.signum, str(killed))
+        self.stats.run_seconds = time.perf_counter() - started - self.stats.translate_seconds
+        self.stats.syscalls = self.os.syscall_count
+        engine.collect_stats()
+        result.stats = self.stats
+        return result
+
+    def _guest_signal(self, exit_code: int) -> GuestSignal:
+        rip = self.cpu.rip
+        where = f"at guest pc {rip:#x}"
+        try:
+            insn = self.decoder.block(rip).insns[0]
+            where += f" ({insn.text}; bytes {insn.raw.hex(' ')})"
+        except (IndexError, XlateError):
+            pass
+        if exit_code == EXIT_FAULT:
+            signum = self.cpu.fault_signal or signal.SIGSEGV
+            return GuestSignal(signum, f"segmentation fault: guest address "
+                               f"{self.cpu.fault_addr:#x} {where}")
+        if exit_code == EXIT_DIVIDE:
+            return GuestSignal(signal.SIGFPE, f"divide error {where}")
+        if exit_code == EXIT_HLT:
+            return GuestSignal(signal.SIGSEGV, f"privileged instruction {where}")
+        assert exit_code == EXIT_SIGILL, exit_code
+        code = self.decoder.fetchable(rip)[:15]
+        block = self.decoder.block(rip)
+        if block.insns:
+            return GuestSignal(signal.SIGILL, f"unimplemented instruction {where}")
+        return GuestSignal(signal.SIGILL, f"undefined instruction at guest pc {rip:#x} "
+                           f"(bytes {code.hex(' ') or 'not executable'})")
+
+
+__all__ = ["Machine", "RunResult", "Stats", "EXIT_NEXT"]

@@ -1,0 +1,215 @@
+"""The guest address space: one reserved host region, guest address g at host base + g.
+
+Guest mappings are host mappings placed inside the region with the guest's permissions (less
+execute: guest code is never run natively), so ordinary host loads and stores are guest accesses
+and a host fault in the region is a guest fault.  The list of mappings is kept here too, for the
+decoder (execute permission), mmap placement and the OS layer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+from dataclasses import dataclass
+
+from xlate.runtime import GUEST_SPACE, ffi, lib
+
+PAGE = 4096
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+# Host mmap constants (Linux's generic values, the same on x86-64 and aarch64).
+HOST_PROT_NONE, HOST_PROT_READ, HOST_PROT_WRITE = 0, 1, 2
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_NORESERVE = 0x1, 0x2, 0x10, 0x20, 0x4000
+GUARD = 1 << 20  # beyond the guest space, so that a wide access at its very end faults cleanly
+
+# Guest layout: where things go when the guest does not choose.
+STACK_TOP = GUEST_SPACE - (1 << 30)
+STACK_SIZE = 8 << 20
+MMAP_TOP = STACK_TOP - STACK_SIZE - (1 << 30)
+PIE_BASE = 0x5_5555_4000
+
+
+def page_down(x: int) -> int:
+    return x & ~(PAGE - 1)
+
+
+def page_up(x: int) -> int:
+    return (x + PAGE - 1) & ~(PAGE - 1)
+
+
+class GuestMemoryError(OSError):
+    """A guest memory operation failed; .errno is the Linux errno the guest should see."""
+
+
+@dataclass
+class Mapping:
+    start: int
+    end: int
+    prot: int
+    name: str = ""
+
+
+def _host_prot(prot: int) -> int:
+    host = 0
+    if prot & (PROT_READ | PROT_EXEC):
+        host |= HOST_PROT_READ
+    if prot & PROT_WRITE:
+        host |= HOST_PROT_READ | HOST_PROT_WRITE
+    return host
+
+
+class AddressSpace:
+    """The guest's memory: mappings, permissions, and access from the host side."""
+
+    def __init__(self) -> None:
+        flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+        base = lib.mmap(ffi.NULL, GUEST_SPACE + GUARD, HOST_PROT_NONE, flags, -1, 0)
+        if base == ffi.cast("void *", -1):
+            raise MemoryError("cannot reserve the guest address space")
+        self.host_base = base
+        self.base = int(ffi.cast("uintptr_t", base))
+        self.mappings: list[Mapping] = []  # sorted, disjoint
+        if lib.xlate_runtime_init(ffi.cast("uint8_t *", base), GUEST_SPACE, GUARD):
+            raise OSError("cannot install the fault handlers")
+
+    # -- mappings ---------------------------------------------------------------------------
+
+    def find(self, guest_addr: int) -> Mapping | None:
+        """The mapping that holds guest_addr, if any."""
+        i = bisect.bisect_right(self.mappings, guest_addr, key=lambda m: m.start) - 1
+        if i >= 0 and self.mappings[i].end > guest_addr:
+            return self.mappings[i]
+        return None
+
+    def find_free(self, size: int, top: int = MMAP_TOP) -> int:
+        """The highest free, page-aligned range of size bytes below top (Linux's top-down rule)."""
+        end = top
+        for m in reversed(self.mappings):
+            if m.start >= end:
+                continue
+            if m.end <= end - size:
+                break
+            end = m.start
+        if end - size < PAGE:
+            raise GuestMemoryError(errno.ENOMEM, "guest address space exhausted")
+        return end - size
+
+    def is_free(self, start: int, end: int) -> bool:
+        return not any(m.start < end and start < m.end for m in self.mappings)
+
+    def map(self, guest_addr: int, size: int, prot: int, *, fd: int = -1, offset: int = 0,
+            shared: bool = False, name: str = "") -> int:
+        """Map [guest_addr, +size) anonymously (fd -1) or from a host file, replacing what was there."""
+        size = page_up(size)
+        self._check_range(guest_addr, size)
+        flags = MAP_FIXED | (MAP_SHARED if shared else MAP_PRIVATE)
+        if fd < 0:
+            flags |= MAP_ANONYMOUS
+        result = lib.mmap(self._host(guest_addr), size, _host_prot(prot), flags, fd, offset)
+        if result == ffi.cast("void *", -1):
+            raise GuestMemoryError(ffi.errno, "mmap failed")
+        self._carve(guest_addr, guest_addr + size)
+        bisect.insort(self.mappings, Mapping(guest_addr, guest_addr + size, prot, name),
+                      key=lambda m: m.start)
+        return guest_addr
+
+    def unmap(self, guest_addr: int, size: int) -> None:
+        """Return [guest_addr, +size) to the reserved, inaccessible state."""
+        size = page_up(size)
+        self._check_range(guest_addr, size)
+        flags = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS
+        flags |= MAP_NORESERVE
+        if lib.mmap(self._host(guest_addr), size, HOST_PROT_NONE, flags, -1, 0) == ffi.cast(
+                "void *", -1):
+            raise GuestMemoryError(ffi.errno, "munmap failed")
+        self._carve(guest_addr, guest_addr + size)
+
+    def protect(self, guest_addr: int, size: int, prot: int) -> None:
+        """Change the permissions of [guest_addr, +size), which must be wholly mapped."""
+        size = page_up(size)
+        self._check_range(guest_addr, size)
+        end = guest_addr + size
+        covered = sum(min(m.end, end) - max(m.start, guest_addr)
+                      for m in self.mappings if m.start < end and guest_addr < m.end)
+        if covered != size:
+            raise GuestMemoryError(errno.ENOMEM, "mprotect of unmapped memory")
+        if lib.mprotect(self._host(guest_addr), size, _host_prot(prot)):
+            raise GuestMemoryError(ffi.errno, "mprotect failed")
+        pieces = self._carve(guest_addr, end)
+        for piece in pieces:
+            piece.prot = prot
+            bisect.insort(self.mappings, piece, key=lambda m: m.start)
+
+    def _carve(self, start: int, end: int) -> list[Mapping]:
+        """Remove [start, end) from the mapping list; return the removed pieces."""
+        kept: list[Mapping] = []
+        removed: list[Mapping] = []
+        for m in self.mappings:
+            if m.end <= start or m.start >= end:
+                kept.append(m)
+                continue
+            if m.start < start:
+                kept.append(Mapping(m.start, start, m.prot, m.name))
+            if m.end > end:
+                kept.append(Mapping(end, m.end, m.prot, m.name))
+            removed.append(Mapping(max(m.start, start), min(m.end, end), m.prot, m.name))
+        kept.sort(key=lambda m: m.start)
+        self.mappings = kept
+        return removed
+
+    def _check_range(self, guest_addr: int, size: int) -> None:
+        if guest_addr % PAGE or size <= 0 or guest_addr + size > GUEST_SPACE:
+            raise GuestMemoryError(errno.EINVAL, f"bad guest range {guest_addr:#x}+{size:#x}")
+
+    def _host(self, guest_addr: int):
+        return ffi.cast("void *", self.base + guest_addr)
+
+    # -- host-side access (the loader and the OS layer) -------------------------------------
+
+    def readable(self, guest_addr: int, size: int, prot: int = PROT_READ) -> bool:
+        """Whether all of [guest_addr, +size) is mapped with prot."""
+        addr, end = guest_addr, guest_addr + size
+        while addr < end:
+            m = self.find(addr)
+            if m is None or (m.prot & prot) != prot:
+                return False
+            addr = m.end
+        return True
+
+    def read(self, guest_addr: int, size: int, prot: int = PROT_READ) -> bytes:
+        """Bytes from guest memory; EFAULT unless all of it is mapped with prot."""
+        if not self.readable(guest_addr, size, prot):
+            raise GuestMemoryError(errno.EFAULT, f"bad guest read at {guest_addr:#x}")
+        return bytes(ffi.buffer(self._host(guest_addr), size))
+
+    def write(self, guest_addr: int, data: bytes) -> None:
+        """Bytes into guest memory; EFAULT unless all of it is writable."""
+        if not self.readable(guest_addr, len(data), PROT_WRITE):
+            raise GuestMemoryError(errno.EFAULT, f"bad guest write at {guest_addr:#x}")
+        ffi.memmove(self._host(guest_addr), data, len(data))
+
+    def poke(self, guest_addr: int, data: bytes) -> None:
+        """Write whatever the permissions (the loader filling read-only segments)."""
+        if not self.readable(guest_addr, len(data), 0) or not self.find(guest_addr):
+            raise GuestMemoryError(errno.EFAULT, f"bad guest write at {guest_addr:#x}")
+        for m in self.mappings:
+            if m.start < guest_addr + len(data) and guest_addr < m.end and not m.prot & PROT_WRITE:
+                lib.mprotect(self._host(m.start), m.end - m.start, _host_prot(m.prot | PROT_WRITE))
+        ffi.memmove(self._host(guest_addr), data, len(data))
+        for m in self.mappings:
+            if m.start < guest_addr + len(data) and guest_addr < m.end and not m.prot & PROT_WRITE:
+                lib.mprotect(self._host(m.start), m.end - m.start, _host_prot(m.prot))
+
+    def read_cstring(self, guest_addr: int, limit: int = 1 << 16) -> bytes:
+        """A NUL-terminated string from guest memory (without the NUL)."""
+        out = bytearray()
+        while len(out) < limit:
+            m = self.find(guest_addr + len(out))
+            if m is None or not m.prot & PROT_READ:
+                raise GuestMemoryError(errno.EFAULT, f"bad guest string at {guest_addr:#x}")
+            chunk = self.read(guest_addr + len(out), min(m.end - guest_addr - len(out),
+                                                         limit - len(out), PAGE))
+            nul = chunk.find(0)
+            if nul >= 0:
+                return bytes(out + chunk[:nul])
+            out += chunk
+        raise GuestMemoryError(errno.ENAMETOOLONG, "guest string too long")

@@ -1,0 +1,136 @@
+"""Integer arithmetic, logic, data movement and conversions between widths."""
+
+from __future__ import annotations
+
+from xlate.builder import Builder
+from xlate.decoder import Insn
+from xlate.semantics import flags
+from xlate.semantics.registry import semantics
+
+
+@semantics("add", "adc", "sub", "sbb", "cmp")
+def arith(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    x, y = b.read(insn.op(0)), b.read(insn.op(1), bits)
+    carry = b.get_flag("cf") if insn.name in ("adc", "sbb") else None
+    subtract = insn.name in ("sub", "sbb", "cmp")
+    r = b.sub(x, y, bits) if subtract else b.add(x, y, bits)
+    if carry is not None:
+        c = b.zext(carry, 1, bits)
+        r = b.sub(r, c, bits) if subtract else b.add(r, c, bits)
+    if insn.name != "cmp":
+        b.write(insn.op(0), r)
+    (flags.sub if subtract else flags.add)(b, r, x, y, bits, carry)
+
+
+@semantics("and", "or", "xor", "test", undefined="af")
+def logic(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    x, y = b.read(insn.op(0)), b.read(insn.op(1), bits)
+    op = {"and": b.and_, "test": b.and_, "or": b.or_, "xor": b.xor}[insn.name]
+    r = op(x, y, bits)
+    if insn.name != "test":
+        b.write(insn.op(0), r)
+    flags.logic(b, r, bits)
+
+
+@semantics("inc", "dec")
+def inc_dec(b: Builder, insn: Insn) -> None:
+    # CF is left alone: inc/dec are add/sub of 1 that keep the carry.
+    bits = insn.op(0).size * 8
+    x, one = b.read(insn.op(0)), b.const(1, bits)
+    cf = b.get_flag("cf")
+    r = b.add(x, one, bits) if insn.name == "inc" else b.sub(x, one, bits)
+    b.write(insn.op(0), r)
+    (flags.add if insn.name == "inc" else flags.sub)(b, r, x, one, bits)
+    b.set_flag("cf", cf)
+
+
+@semantics("neg")
+def neg(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    x = b.read(insn.op(0))
+    zero = b.const(0, bits)
+    r = b.sub(zero, x, bits)
+    b.write(insn.op(0), r)
+    flags.sub(b, r, zero, x, bits)
+
+
+@semantics("not")
+def not_(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    b.write(insn.op(0), b.not_(b.read(insn.op(0)), bits))
+
+
+@semantics("mov", "movabs")
+def mov(b: Builder, insn: Insn) -> None:
+    b.write(insn.op(0), b.read(insn.op(1), insn.op(0).size * 8))
+
+
+@semantics("movzx", "movsx", "movsxd")
+def move_extend(b: Builder, insn: Insn) -> None:
+    to, frm = insn.op(0).size * 8, insn.op(1).size * 8
+    x = b.read(insn.op(1))
+    if frm == to:  # movsxd with a 32-bit destination is a plain move
+        r = x
+    elif insn.name == "movzx":
+        r = b.zext(x, frm, to)
+    else:
+        r = b.sext(x, frm, to)
+    b.write(insn.op(0), r)
+
+
+@semantics("lea")
+def lea(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    b.write(insn.op(0), b.resize(b.address(insn.op(1)), 64, bits))
+
+
+@semantics("xchg")
+def xchg(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    x, y = b.read(insn.op(0)), b.read(insn.op(1))
+    b.write(insn.op(0), y)
+    b.write(insn.op(1), x, bits)
+
+
+@semantics("xadd")
+def xadd(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    x, y = b.read(insn.op(0)), b.read(insn.op(1))
+    r = b.add(x, y, bits)
+    b.write(insn.op(1), x)
+    b.write(insn.op(0), r)
+    flags.add(b, r, x, y, bits)
+
+
+@semantics("cmpxchg")
+def cmpxchg(b: Builder, insn: Insn) -> None:
+    # Compare the accumulator with the destination; the destination is written either way
+    # (with its own value when they differ), as the hardware's locked cycle does.
+    bits = insn.op(0).size * 8
+    dest, acc = b.read(insn.op(0)), b.get_reg(0, bits)
+    r = b.sub(acc, dest, bits)
+    flags.sub(b, r, acc, dest, bits)
+    equal = b.eq(acc, dest, bits)
+    b.write(insn.op(0), b.select(equal, b.read(insn.op(1)), dest, bits))
+    b.set_reg(0, b.select(equal, acc, dest, bits), bits)
+
+
+@semantics("bswap")
+def bswap(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    b.write(insn.op(0), b.bswap(b.read(insn.op(0)), bits))
+
+
+@semantics("cbw", "cwde", "cdqe")
+def sign_extend_accumulator(b: Builder, insn: Insn) -> None:
+    to = {"cbw": 16, "cwde": 32, "cdqe": 64}[insn.name]
+    b.set_reg(0, b.sext(b.get_reg(0, to // 2), to // 2, to), to)
+
+
+@semantics("cwd", "cdq", "cqo")
+def sign_extend_into_rdx(b: Builder, insn: Insn) -> None:
+    bits = {"cwd": 16, "cdq": 32, "cqo": 64}[insn.name]
+    sign = b.sign(b.get_reg(0, bits), bits)
+    b.set_reg(2, b.neg(b.zext(sign, 1, bits), bits), bits)

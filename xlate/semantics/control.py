@@ -1,0 +1,108 @@
+"""Jumps, calls, returns, conditional moves and sets, and the stack."""
+
+from __future__ import annotations
+
+from xlate.builder import Builder
+from xlate.decoder import IMM, Insn
+from xlate.semantics import flags
+from xlate.semantics.registry import semantics
+
+
+def _target(b: Builder, insn: Insn):
+    op = insn.op(0)
+    if op.kind == IMM:  # Capstone resolves relative targets to absolute addresses
+        return b.const(op.imm & (2**64 - 1), 64)
+    return b.read(op)
+
+
+@semantics("jmp")
+def jmp(b: Builder, insn: Insn) -> None:
+    b.end_block(_target(b, insn))
+
+
+@semantics(*("j" + cc for cc in flags.CONDITIONS))
+def jcc(b: Builder, insn: Insn) -> None:
+    taken = flags.condition(b, insn.name[1:])
+    b.end_block(b.select(taken, _target(b, insn), b.const(insn.next, 64), 64))
+
+
+@semantics("jrcxz", "jecxz")
+def jump_if_count_zero(b: Builder, insn: Insn) -> None:
+    bits = 64 if insn.name == "jrcxz" else 32
+    zero = b.is_zero(b.get_reg(1, bits), bits)
+    b.end_block(b.select(zero, _target(b, insn), b.const(insn.next, 64), 64))
+
+
+@semantics("loop", "loope", "loopne")
+def loop(b: Builder, insn: Insn) -> None:
+    count = b.sub(b.get_gpr(1), b.const(1, 64), 64)
+    b.set_gpr(1, count)
+    go = b.ne(count, b.const(0, 64), 64)
+    if insn.name == "loope":
+        go = b.and_(go, b.get_flag("zf"), 1)
+    elif insn.name == "loopne":
+        go = b.and_(go, b.not_(b.get_flag("zf"), 1), 1)
+    b.end_block(b.select(go, _target(b, insn), b.const(insn.next, 64), 64))
+
+
+@semantics("call")
+def call(b: Builder, insn: Insn) -> None:
+    target = _target(b, insn)  # read before the push: `call [rsp]` uses the old rsp
+    b.push(b.const(insn.next, 64))
+    b.end_block(target)
+
+
+@semantics("ret")
+def ret(b: Builder, insn: Insn) -> None:
+    target = b.pop()
+    if insn.ops:  # ret imm16 also releases arguments
+        b.set_gpr(4, b.add(b.get_gpr(4), b.const(insn.op(0).imm & 0xffff, 64), 64))
+    b.end_block(target)
+
+
+@semantics(*("cmov" + cc for cc in flags.CONDITIONS))
+def cmov(b: Builder, insn: Insn) -> None:
+    # The source is read (and may fault) even when the condition is false, and a 32-bit
+    # destination is zero-extended either way.
+    bits = insn.op(0).size * 8
+    taken = flags.condition(b, insn.name[4:])
+    b.write(insn.op(0), b.select(taken, b.read(insn.op(1)), b.read(insn.op(0)), bits))
+
+
+@semantics(*("set" + cc for cc in flags.CONDITIONS))
+def setcc(b: Builder, insn: Insn) -> None:
+    b.write(insn.op(0), b.zext(flags.condition(b, insn.name[3:]), 1, 8))
+
+
+@semantics("push")
+def push(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    value = b.read(insn.op(0))
+    if insn.op(0).kind == IMM and bits < 64:  # push imm8/imm32 pushes the sign-extended value
+        value, bits = b.sext(value, bits, 64), 64
+    b.push(value, bits)
+
+
+@semantics("pop")
+def pop(b: Builder, insn: Insn) -> None:
+    bits = insn.op(0).size * 8
+    value = b.pop(bits)
+    b.write(insn.op(0), value)  # `pop rsp` ends with the popped value, written after the bump
+
+
+@semantics("leave")
+def leave(b: Builder, insn: Insn) -> None:
+    b.set_gpr(4, b.get_gpr(5))
+    b.set_gpr(5, b.pop())
+
+
+@semantics("enter")
+def enter(b: Builder, insn: Insn) -> None:
+    # Nesting levels above zero are not used by compilers; level 0 is push rbp; mov rbp, rsp.
+    size, level = insn.op(0).imm & 0xffff, insn.op(1).imm & 0x1f
+    if level:
+        raise NotImplementedError("enter with a nesting level")
+    b.push(b.get_gpr(5))
+    frame = b.get_gpr(4)
+    b.set_gpr(5, frame)
+    b.set_gpr(4, b.sub(frame, b.const(size, 64), 64))
