@@ -204,13 +204,12 @@ static int nan_operands(xlate_f80 a, enum kind ka, xlate_f80 b, enum kind kb,
         return 0;
     if (ka == SNAN || kb == SNAN)
         raise_flags(env, XLATE_F80_IE);
-    if (ka != kb && is_nan(ka) && is_nan(kb)) {
-        *r = ka == QNAN ? a : b; /* a quiet NaN beats a signaling one */
-    } else if (ka == kb) {
-        /* the larger significand wins; on a tie the positive one */
-        if (a.mant != b.mant)
+    if (is_nan(ka) && is_nan(kb)) {
+        if (ka != kb) /* a quiet NaN beats a signaling one */
+            *r = ka == QNAN ? a : b;
+        else if (a.mant != b.mant) /* then the larger significand */
             *r = a.mant > b.mant ? a : b;
-        else
+        else /* then the positive one */
             *r = a.sign_exp < b.sign_exp ? a : b;
     } else {
         *r = is_nan(ka) ? a : b;
@@ -358,14 +357,14 @@ xlate_f80 xlate_f80_div(xlate_f80 a, xlate_f80 b, xlate_f80_env *env)
     u128 q1 = num / mb, r1 = num % mb;
     u128 num2 = r1 << 64;
     uint64_t q2 = (uint64_t)(num2 / mb);
-    int sticky = (num2 % mb) != 0;
+    u128 sticky = (num2 % mb) != 0;
     u128 q;
     int32_t e;
     if (q1 >> 64) {
-        q = (q1 << 63) | (q2 >> 1) | (q2 & 1) | (u128)sticky;
+        q = (q1 << 63) | (q2 >> 1) | (q2 & 1) | sticky;
         e = ea - eb + BIAS;
     } else {
-        q = (q1 << 64) | q2 | (u128)sticky;
+        q = (q1 << 64) | q2 | sticky;
         e = ea - eb + BIAS - 1;
     }
     return round_pack(env, sign, e, q, precision_bits(env));
@@ -715,6 +714,32 @@ xlate_f80 xlate_f80_scale(xlate_f80 a, xlate_f80 b, xlate_f80_env *env)
     uint64_t ma;
     unpack(a, &ea, &ma);
     return round_pack(env, sa, ea + scale, (u128)ma << 64, 64);
+}
+
+xlate_f80 xlate_f80_extract(xlate_f80 a, xlate_f80 *exponent, xlate_f80_env *env)
+{
+    enum kind ka = classify(a);
+    xlate_f80 r;
+    if (nan_operands(a, ka, a, ZERO, env, &r)) {
+        *exponent = r;
+        return r;
+    }
+    int sign = sign_of(a);
+    if (ka == ZERO) { /* log2(0): the exponent is -inf */
+        raise_flags(env, XLATE_F80_ZE);
+        *exponent = infinity(1);
+        return a;
+    }
+    if (ka == INF) {
+        *exponent = infinity(0);
+        return a;
+    }
+    note_denormals(env, ka, ZERO);
+    int32_t e;
+    uint64_t m;
+    unpack(a, &e, &m);
+    *exponent = xlate_f80_from_int32(e - BIAS);
+    return pack(sign, BIAS, m);
 }
 
 /* fprem/fprem1. The exact remainder for exponent differences below 64; above,

@@ -79,6 +79,9 @@ xlate_f80 xlate_f80_sqrt(xlate_f80 a, xlate_f80_env *env);
 xlate_f80 xlate_f80_round_to_int(xlate_f80 a, xlate_f80_env *env);
 /* fscale: a * 2^trunc(b) (a = ST0, b = ST1). */
 xlate_f80 xlate_f80_scale(xlate_f80 a, xlate_f80 b, xlate_f80_env *env);
+/* fxtract: returns the significand (a with exponent 0) and stores the
+ * unbiased exponent, as a value, in *exponent. */
+xlate_f80 xlate_f80_extract(xlate_f80 a, xlate_f80 *exponent, xlate_f80_env *env);
 /* fprem (truncated quotient) and fprem1 (IEEE remainder) of a by b (a = ST0,
  * b = ST1): the partial remainder; C2 = 1 when the reduction is incomplete,
  * otherwise C0, C3, C1 = quotient bits 2, 1, 0. */

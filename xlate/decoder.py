@@ -147,6 +147,8 @@ class Decoder:
         self.cs.detail = True
         self.blocks: dict[int, Block] = {}
         self.insns_decoded = 0
+        # Addresses where the guest stops for its embedder: blocks end before them.
+        self.stops: set[int] = set()
 
     def block(self, address: int) -> Block:
         """The block that starts at the guest address, decoded on first use."""
@@ -154,6 +156,10 @@ class Decoder:
         if block is None:
             block = self.blocks[address] = self._decode(address)
         return block
+
+    def executable(self, address: int) -> bool:
+        m = self.memory.find(address)
+        return m is not None and bool(m.prot & PROT_EXEC)
 
     def invalidate(self, start: int, end: int) -> None:
         """Forget blocks that overlap [start, end): their code changed or went away."""
@@ -179,6 +185,8 @@ class Decoder:
         code = self.fetchable(address)
         insns: list[Insn] = []
         for cs_insn in self.cs.disasm(code, address):
+            if cs_insn.address in self.stops and insns:
+                return Block(address, insns)
             try:
                 ops = tuple(_operand(cs_insn, op) for op in cs_insn.operands)
             except UnsupportedOperand:

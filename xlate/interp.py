@@ -5,7 +5,7 @@ checked against."""
 
 from __future__ import annotations
 
-from xlate.builder import Builder, Value, mask
+from xlate.builder import Builder, mask
 from xlate.decoder import Block
 from xlate.runtime import EXIT_FAULT, EXIT_NEXT, EXIT_SIGILL, EXIT_STOP, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS
@@ -165,7 +165,8 @@ class InterpEngine:
 
     def run(self) -> int:
         cpu, block_at, run_block = self.cpu, self.decoder.block, self.interpreter.run_block
-        while not cpu.stop_request:
+        stops = self.decoder.stops
+        while not cpu.stop_request and cpu.rip not in stops:
             self.blocks_executed += 1
             exit_code = run_block(block_at(cpu.rip))
             if exit_code != EXIT_NEXT:

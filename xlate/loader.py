@@ -29,7 +29,8 @@ from xlate.memory import (
 )
 
 # Auxiliary vector keys (linux/auxvec.h).
-AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS = 0, 3, 4, 5, 6, 7, 8
+AT_ENTRY = 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
 
@@ -134,16 +135,15 @@ def load_image(memory: AddressSpace, path: str, dyn_base: int) -> Image:
     for page in range(start, page_up(end), PAGE):
         if page not in page_prot:
             memory.unmap(page, PAGE)
-    run_start = None
-    for page in sorted(page_prot) + [None]:
-        if run_start is not None and (page is None or page != run_end
-                                      or page_prot[page] != page_prot[run_start]):
-            memory.protect(run_start, run_end - run_start, page_prot[run_start])
-            run_start = None
-        if page is not None and run_start is None:
-            run_start = page
-        if page is not None:
-            run_end = page + PAGE
+    pages = sorted(page_prot)
+    i = 0
+    while i < len(pages):  # one mprotect per run of contiguous pages with equal permissions
+        j = i
+        while (j + 1 < len(pages) and pages[j + 1] == pages[j] + PAGE
+               and page_prot[pages[j + 1]] == page_prot[pages[i]]):
+            j += 1
+        memory.protect(pages[i], pages[j] + PAGE - pages[i], page_prot[pages[i]])
+        i = j + 1
     if phdr is None:  # no PT_PHDR: the headers are wherever a PT_LOAD maps e_phoff
         phoff = elf["e_phoff"]
         for s in loads:

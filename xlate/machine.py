@@ -53,8 +53,9 @@ class Stats:
 
 @dataclass
 class RunResult:
-    """How the guest ended: exit_status is what a shell would report (128 + signal if killed)."""
-    exit_status: int
+    """How the guest ended: exit_status is what a shell would report (128 + signal if killed),
+    None when it stopped at the requested address."""
+    exit_status: int | None
     signal: int = 0
     message: str = ""
     stats: Stats = field(default_factory=Stats)
@@ -115,6 +116,14 @@ class Machine:
                              strace=strace, invalidate_code=machine.invalidate_code)
         return machine
 
+    @classmethod
+    def bare(cls, engine: str = "jit") -> Machine:
+        """An empty machine for running code snippets: map memory, set registers, run(until=)."""
+        machine = cls(engine)
+        machine.os = LinuxOS(machine.memory, exe_path="", brk_start=0,
+                             invalidate_code=machine.invalidate_code)
+        return machine
+
     def invalidate_code(self, start: int, end: int) -> None:
         """Forget decoded and compiled code in [start, end)."""
         self.decoder.invalidate(start, end)
@@ -131,16 +140,24 @@ class Machine:
                 self._engine = InterpEngine(self.cpu, self.decoder, self.stats)
         return self._engine
 
-    def run(self) -> RunResult:
-        """Run until the guest exits or is killed; never raises for what the guest does."""
+    def run(self, until: int | None = None) -> RunResult:
+        """Run until the guest exits or is killed, or reaches the address `until` (then the
+        result's exit_status is None); never raises for what the guest does."""
         engine = self.engine()
+        if until is not None and until not in self.decoder.stops:
+            self.decoder.stops.add(until)
+            self.invalidate_code(until, until + 1)
         started = time.perf_counter()
         try:
             while True:
                 exit_code = engine.run()
                 if exit_code == EXIT_SYSCALL:
                     self.os.handle(self.cpu)
-                elif exit_code != EXIT_STOP:
+                elif exit_code == EXIT_STOP:
+                    if self.cpu.rip in self.decoder.stops:
+                        result = RunResult(None)
+                        break
+                else:
                     raise self._guest_signal(exit_code)
         except GuestExit as done:
             result = RunResult(done.status)

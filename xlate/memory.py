@@ -98,7 +98,7 @@ class AddressSpace:
 
     def map(self, guest_addr: int, size: int, prot: int, *, fd: int = -1, offset: int = 0,
             shared: bool = False, name: str = "") -> int:
-        """Map [guest_addr, +size) anonymously (fd -1) or from a host file, replacing what was there."""
+        """Map [guest_addr, +size) anonymously (fd -1) or from a host file, replacing mappings."""
         size = page_up(size)
         self._check_range(guest_addr, size)
         flags = MAP_FIXED | (MAP_SHARED if shared else MAP_PRIVATE)

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "f80.h"
 
@@ -26,8 +25,9 @@
 #define MAX_REPORTED 12
 
 enum op {
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SCALE, OP_PREM, OP_PREM1, OP_COM, OP_UCOM,
-    OP_SQRT, OP_RNDINT, OP_XAM,
+    OP_ADD, OP_SUB, OP_SUBR, OP_MUL, OP_DIV, OP_DIVR, OP_SCALE, OP_PREM, OP_PREM1,
+    OP_COM, OP_UCOM, OP_COMI, OP_UCOMI,
+    OP_SQRT, OP_RNDINT, OP_XAM, OP_XTRACT,
     OP_FIST16, OP_FIST32, OP_FIST64, OP_FISTT16, OP_FISTT32, OP_FISTT64,
     OP_FST32, OP_FST64,
     OP_FLD32, OP_FLD64, OP_FILD16, OP_FILD32, OP_FILD64,
@@ -36,8 +36,9 @@ enum op {
 };
 
 static const char *const op_names[N_OPS] = {
-    "fadd", "fsub", "fmul", "fdiv", "fscale", "fprem", "fprem1", "fcom", "fucom",
-    "fsqrt", "frndint", "fxam",
+    "fadd", "fsub", "fsubr", "fmul", "fdiv", "fdivr", "fscale", "fprem", "fprem1",
+    "fcom", "fucom", "fcomi", "fucomi",
+    "fsqrt", "frndint", "fxam", "fxtract",
     "fist16", "fist32", "fist64", "fisttp16", "fisttp32", "fisttp64",
     "fst32", "fst64",
     "fld32", "fld64", "fild16", "fild32", "fild64",
@@ -50,10 +51,12 @@ static const char *const op_names[N_OPS] = {
 #define SW_ALL_CC 0x477F
 
 /* Everything an operation produces: lo/hi hold the 80-bit result or the
- * integer/float bits; sw holds the defined status word bits. */
+ * integer/float bits (lo2/hi2 a second result); sw the defined status bits. */
 struct result {
     uint64_t lo;
     uint16_t hi;
+    uint64_t lo2;
+    uint16_t hi2;
     uint16_t sw;
 };
 
@@ -71,7 +74,14 @@ static m80 to_m80(xlate_f80 v)
 static struct result from_m80(m80 m, uint16_t sw)
 {
     xlate_f80 v = xlate_f80_load(m.b);
-    struct result r = {v.mant, v.sign_exp, sw};
+    struct result r = {v.mant, v.sign_exp, 0, 0, sw};
+    return r;
+}
+
+/* fxtract's two results: the significand, then the exponent in lo2/hi2. */
+static struct result xtract_result(xlate_f80 significand, xlate_f80 exponent, uint16_t sw)
+{
+    struct result r = {significand.mant, significand.sign_exp, exponent.mant, exponent.sign_exp, sw};
     return r;
 }
 
@@ -126,18 +136,20 @@ static struct result host_run(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
 {
     m80 ma = to_m80(a), mb = to_m80(b), out;
     uint16_t sw = 0;
-    struct result r = {0, 0, 0};
+    struct result r = {0, 0, 0, 0, 0};
     int16_t i16 = 0;
     int32_t i32 = 0;
     int64_t i64 = 0;
     uint32_t f32 = (uint32_t)a.mant;
     uint64_t f64 = a.mant;
-    (void)mb;
+    unsigned char op_is_ucomi = op == OP_UCOMI;
     switch (op) {
     case OP_ADD: HOST_BINARY("fadd %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
     case OP_SUB: HOST_BINARY("fsub %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
+    case OP_SUBR: HOST_BINARY("fsubr %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
     case OP_MUL: HOST_BINARY("fmul %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
     case OP_DIV: HOST_BINARY("fdiv %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
+    case OP_DIVR: HOST_BINARY("fdivr %%st(1), %%st"); return from_m80(out, sw & SW_ARITH);
     case OP_SCALE: HOST_BINARY("fscale"); return from_m80(out, sw & SW_ARITH);
     case OP_PREM: HOST_BINARY("fprem"); return from_m80(out, sw & SW_ALL_CC);
     case OP_PREM1: HOST_BINARY("fprem1"); return from_m80(out, sw & SW_ALL_CC);
@@ -150,6 +162,23 @@ static struct result host_run(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
         r.lo = (uint64_t)(int64_t)compare_code(sw);
         r.sw = sw & SW_ARITH;
         return r;
+    case OP_COMI:
+    case OP_UCOMI: {
+        /* fcomi/fucomi report in ZF, PF, CF: 000 greater, 001 less, 100 equal, 111 unordered */
+        unsigned char zf, pf, cf;
+        __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldt %[b]\n\tfldt %[a]\n\t"
+                         "cmpb $0, %[quiet]\n\tjne 1f\n\t"
+                         "fcomi %%st(1), %%st\n\tjmp 2f\n"
+                         "1:\tfucomi %%st(1), %%st\n"
+                         "2:\tsetz %[zf]\n\tsetp %[pf]\n\tsetc %[cf]\n\tfnstsw %[sw]\n\tfninit"
+                         : [zf] "=m"(zf), [pf] "=m"(pf), [cf] "=m"(cf), [sw] "=m"(sw)
+                         : [a] "m"(ma), [b] "m"(mb), [cw] "m"(cw), [quiet] "m"(op_is_ucomi)
+                         : X87_CLOBBERS, "cc");
+        r.lo = (uint64_t)(int64_t)(pf ? XLATE_F80_UNORDERED : zf ? XLATE_F80_EQUAL
+                                   : cf ? XLATE_F80_LESS : XLATE_F80_GREATER);
+        r.sw = sw & SW_ARITH;
+        return r;
+    }
     case OP_SQRT: HOST_UNARY("fsqrt"); return from_m80(out, sw & SW_ARITH);
     case OP_RNDINT: HOST_UNARY("frndint"); return from_m80(out, sw & SW_ARITH);
     case OP_XAM:
@@ -157,6 +186,16 @@ static struct result host_run(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
         r.lo = sw & (XLATE_F80_C0 | XLATE_F80_C1 | XLATE_F80_C2 | XLATE_F80_C3);
         r.sw = sw & 0x7F;
         return r;
+    case OP_XTRACT: {
+        /* both halves must match: the exponent's bits go in lo, the significand's in hi */
+        m80 exponent;
+        __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldt %[a]\n\tfxtract\n\t"
+                         "fnstsw %[sw]\n\tfstpt %[out]\n\tfstpt %[exponent]\n\tfninit"
+                         : [out] "=m"(out), [exponent] "=m"(exponent), [sw] "=m"(sw)
+                         : [a] "m"(ma), [cw] "m"(cw)
+                         : X87_CLOBBERS);
+        return xtract_result(xlate_f80_load(out.b), xlate_f80_load(exponent.b), sw & SW_ARITH);
+    }
     case OP_FIST16: HOST_STORE("fistps", i16); r.lo = (uint64_t)(int64_t)i16; break;
     case OP_FIST32: HOST_STORE("fistpl", i32); r.lo = (uint64_t)(int64_t)i32; break;
     case OP_FIST64: HOST_STORE("fistpll", i64); r.lo = (uint64_t)i64; break;
@@ -201,18 +240,22 @@ static struct result soft_run(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
 {
     xlate_f80_env env = {cw, 0};
     xlate_f80 v;
-    struct result r = {0, 0, 0};
+    struct result r = {0, 0, 0, 0, 0};
     switch (op) {
     case OP_ADD: v = xlate_f80_add(a, b, &env); break;
     case OP_SUB: v = xlate_f80_sub(a, b, &env); break;
+    case OP_SUBR: v = xlate_f80_sub(b, a, &env); break;
     case OP_MUL: v = xlate_f80_mul(a, b, &env); break;
     case OP_DIV: v = xlate_f80_div(a, b, &env); break;
+    case OP_DIVR: v = xlate_f80_div(b, a, &env); break;
     case OP_SCALE: v = xlate_f80_scale(a, b, &env); break;
     case OP_PREM: v = xlate_f80_prem(a, b, &env); break;
     case OP_PREM1: v = xlate_f80_prem1(a, b, &env); break;
     case OP_COM:
     case OP_UCOM:
-        r.lo = (uint64_t)(int64_t)xlate_f80_compare(a, b, op == OP_UCOM, &env);
+    case OP_COMI:
+    case OP_UCOMI:
+        r.lo = (uint64_t)(int64_t)xlate_f80_compare(a, b, op == OP_UCOM || op == OP_UCOMI, &env);
         r.sw = env.sw;
         return r;
     case OP_SQRT: v = xlate_f80_sqrt(a, &env); break;
@@ -220,6 +263,11 @@ static struct result soft_run(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
     case OP_XAM:
         r.lo = xlate_f80_examine(a);
         return r;
+    case OP_XTRACT: {
+        xlate_f80 exponent;
+        v = xlate_f80_extract(a, &exponent, &env);
+        return xtract_result(v, exponent, env.sw);
+    }
     case OP_FIST16: r.lo = (uint64_t)(int64_t)xlate_f80_to_int16(a, &env); break;
     case OP_FIST32: r.lo = (uint64_t)(int64_t)xlate_f80_to_int32(a, &env); break;
     case OP_FIST64: r.lo = (uint64_t)xlate_f80_to_int64(a, &env); break;
@@ -248,20 +296,52 @@ value:
     return r;
 }
 
-static long counts[N_OPS], mismatches[N_OPS];
+/* How often the host raised each status bit, so that a run shows which
+ * corners it reached: IE DE ZE OE UE PE C1 C2. */
+static const uint16_t seen_bits[] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x200, 0x400};
+#define N_SEEN (sizeof seen_bits / sizeof seen_bits[0])
+static long counts[N_OPS], mismatches[N_OPS], seen[N_OPS][N_SEEN];
 
-static void check(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
+/* Returns 1 (and reports the first few) when the two disagree. */
+int f80_check_one(int op_number, unsigned cw, unsigned a_sign_exp, uint64_t a_mant,
+                  unsigned b_sign_exp, uint64_t b_mant);
+
+static int check(enum op op, xlate_f80 a, xlate_f80 b, uint16_t cw)
 {
     struct result want = host_run(op, a, b, cw);
     struct result got = soft_run(op, a, b, cw);
     counts[op]++;
-    if (want.lo == got.lo && want.hi == got.hi && want.sw == got.sw)
-        return;
-    if (mismatches[op]++ < MAX_REPORTED)
+    for (size_t i = 0; i < N_SEEN; i++)
+        seen[op][i] += (want.sw & seen_bits[i]) != 0;
+    if (want.lo == got.lo && want.hi == got.hi && want.lo2 == got.lo2 && want.hi2 == got.hi2 &&
+        want.sw == got.sw)
+        return 0;
+    if (mismatches[op]++ < MAX_REPORTED) {
         printf("MISMATCH %-8s cw=%04x a=%04x:%016" PRIx64 " b=%04x:%016" PRIx64
-               " host=%04x:%016" PRIx64 " sw=%04x soft=%04x:%016" PRIx64 " sw=%04x\n",
+               " host=%04x:%016" PRIx64 " sw=%04x soft=%04x:%016" PRIx64 " sw=%04x",
                op_names[op], cw, a.sign_exp, a.mant, b.sign_exp, b.mant, want.hi, want.lo,
                want.sw, got.hi, got.lo, got.sw);
+        if (op == OP_XTRACT)
+            printf(" exponent host=%04x:%016" PRIx64 " soft=%04x:%016" PRIx64, want.hi2,
+                   want.lo2, got.hi2, got.lo2);
+        printf("\n");
+    }
+    return 1;
+}
+
+/* Entry points for tests/test_f80.py, which loads this file as a library. */
+int f80_check_one(int op_number, unsigned cw, unsigned a_sign_exp, uint64_t a_mant,
+                  unsigned b_sign_exp, uint64_t b_mant)
+{
+    xlate_f80 a = {a_mant, (uint16_t)a_sign_exp}, b = {b_mant, (uint16_t)b_sign_exp};
+    if (op_number < 0 || op_number >= N_OPS)
+        abort();
+    return check((enum op)op_number, a, b, (uint16_t)cw);
+}
+
+const char *f80_op_name(int op_number)
+{
+    return op_number >= 0 && op_number < N_OPS ? op_names[op_number] : NULL;
 }
 
 static xlate_f80 f80(uint16_t sign_exp, uint64_t mant)
@@ -510,9 +590,10 @@ static int64_t rand_int(void)
 
 /* ---- drivers ----------------------------------------------------------- */
 
-static const enum op binary_ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_SCALE,
-                                     OP_PREM, OP_PREM1, OP_COM, OP_UCOM};
-static const enum op unary_ops[] = {OP_SQRT, OP_RNDINT, OP_XAM, OP_FIST16, OP_FIST32,
+static const enum op binary_ops[] = {OP_ADD, OP_SUB, OP_SUBR, OP_MUL, OP_DIV, OP_DIVR,
+                                     OP_SCALE, OP_PREM, OP_PREM1, OP_COM, OP_UCOM,
+                                     OP_COMI, OP_UCOMI};
+static const enum op unary_ops[] = {OP_SQRT, OP_RNDINT, OP_XAM, OP_XTRACT, OP_FIST16, OP_FIST32,
                                     OP_FIST64, OP_FISTT16, OP_FISTT32, OP_FISTT64,
                                     OP_FST32, OP_FST64};
 #define COUNT(x) (sizeof(x) / sizeof((x)[0]))
@@ -567,16 +648,24 @@ static void run_random(long n)
         xlate_f80 a = rand_value(), b = rand_partner(a);
         check(OP_ADD, a, b, rand_cw());
         check(OP_SUB, a, b, rand_cw());
+        check(OP_SUBR, a, b, rand_cw());
         check(OP_MUL, a, b, rand_cw());
         check(OP_DIV, a, b, rand_cw());
+        check(OP_DIVR, a, b, rand_cw());
         check(OP_COM, a, b, rand_cw());
         check(OP_UCOM, a, b, rand_cw());
+        check(OP_COMI, a, b, rand_cw());
+        check(OP_UCOMI, a, b, rand_cw());
         check(OP_SCALE, a, rand_scale_factor(), rand_cw());
         a = rand_prem_pair(&b);
         check(OP_PREM, a, b, rand_cw());
         check(OP_PREM1, a, b, rand_cw());
-        for (size_t k = 0; k < COUNT(unary_ops); k++)
-            check(unary_ops[k], rand_value(), none, rand_cw());
+        for (size_t k = 0; k < COUNT(unary_ops); k++) {
+            a = rand_value();
+            if (unary_ops[k] == OP_SQRT && below(4)) /* mostly operands with a root */
+                a.sign_exp &= 0x7FFF;
+            check(unary_ops[k], a, none, rand_cw());
+        }
         check(OP_FLD32, f80(0, rand_float_bits(32)), none, rand_cw());
         check(OP_FLD64, f80(0, rand_float_bits(64)), none, rand_cw());
         check(OP_FILD16, f80(0, (uint64_t)rand_int()), none, rand_cw());
@@ -591,9 +680,14 @@ int main(int argc, char **argv)
     rng_state = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
     run_special();
     run_random(n);
+    static const char *const seen_names[N_SEEN] = {"IE", "DE", "ZE", "OE", "UE", "PE", "C1", "C2"};
     long total_bad = 0;
     for (int op = 0; op < N_OPS; op++) {
-        printf("%-8s %9ld checked %6ld mismatched\n", op_names[op], counts[op], mismatches[op]);
+        printf("%-8s %9ld checked %6ld mismatched; host raised", op_names[op], counts[op],
+               mismatches[op]);
+        for (size_t i = 0; i < N_SEEN; i++)
+            printf(" %s=%ld", seen_names[i], seen[op][i]);
+        printf("\n");
         total_bad += mismatches[op];
     }
     printf("%s\n", total_bad ? "FAIL" : "OK");

@@ -114,7 +114,8 @@ class LinuxOS:
         if result is None:
             line = f"{call} = ?"
         elif -4096 < result < 0:
-            line = f"{call} = -1 {errno.errorcode.get(-result, str(-result))} ({os.strerror(-result)})"
+            name = errno.errorcode.get(-result, str(-result))
+            line = f"{call} = -1 {name} ({os.strerror(-result)})"
         else:
             line = f"{call} = {result if result < 1 << 32 else hex(result)}"
         sys.stderr.write(line + "\n")

@@ -83,4 +83,5 @@ def condition(b: Builder, cc: str) -> Value:
     return b.not_(v, 1) if negate else v
 
 
-CONDITIONS = ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g")
+CONDITIONS = ("o", "no", "b", "ae", "e", "ne", "be", "a",
+              "s", "ns", "p", "np", "l", "ge", "le", "g")

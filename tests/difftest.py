@@ -1,0 +1,65 @@
+"""The xlate side of the differential tests: run code bytes from a CpuState under an engine, in
+the same layout as the native oracle (tests/oracle), and read the final state back."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.oracle import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, CpuState, run_native
+from xlate.machine import Machine
+from xlate.memory import PROT_EXEC, PROT_READ, PROT_WRITE
+from xlate.runtime import FLAG_SLOT, ffi
+from xlate.semantics import UNDEFINED_FLAGS
+from xlate.semantics.system import RFLAGS_BITS
+
+ENGINES = ("interp", "jit")
+
+
+def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
+    """Run code at CODE_ADDR from state under the engine; the result as the oracle reports it."""
+    machine = Machine.bare(engine)
+    memory, cpu = machine.memory, machine.cpu
+    memory.map(DATA_ADDR, DATA_SIZE, PROT_READ | PROT_WRITE)
+    memory.write(DATA_ADDR, state.mem)
+    memory.map(CODE_ADDR, CODE_SIZE, PROT_READ | PROT_EXEC)
+    memory.poke(CODE_ADDR, code)
+    for i, value in enumerate(state.gpr):
+        cpu.gpr[i] = value
+    for name, bit in RFLAGS_BITS.items():
+        cpu.flags[FLAG_SLOT[name]] = state.rflags >> bit & 1
+    for i, value in enumerate(state.xmm):
+        ffi.buffer(cpu.xmm[i])[:] = value.to_bytes(16, "little")
+    cpu.mxcsr = state.mxcsr
+    cpu.rip = CODE_ADDR
+    end = CODE_ADDR + len(code)
+    result = machine.run(until=end)
+    out = state.copy()
+    out.gpr = list(cpu.gpr)
+    out.rflags = sum(cpu.flags[FLAG_SLOT[name]] << bit for name, bit in RFLAGS_BITS.items())
+    out.xmm = [int.from_bytes(ffi.buffer(cpu.xmm[i]), "little") for i in range(16)]
+    out.mxcsr = cpu.mxcsr
+    out.mem = memory.read(DATA_ADDR, DATA_SIZE)
+    out.rip = cpu.rip
+    out.signal = result.signal
+    if result.exit_status is not None and not result.signal:
+        out.signal = signal.SIGKILL  # it exited: something the oracle never does
+    return out
+
+
+def undefined_flags_mask(code_names: list[str]) -> int:
+    """rflags bits that are defined after running instructions with these names."""
+    mask = 0
+    for name in code_names:
+        for flag in UNDEFINED_FLAGS.get(name, ()):
+            mask |= 1 << RFLAGS_BITS[flag]
+    return mask
+
+
+def compare(code: bytes, state: CpuState, engine: str, undefined: int = 0) -> list[str]:
+    """Differences between the native run and the engine's run ([] when they agree)."""
+    native = run_native(code, state)
+    emulated = run_xlate(code, state, engine)
+    flags_mask = 0xCD5 & ~undefined
+    return native.diff(emulated, flags_mask=flags_mask, outcome=False) + (
+        [f"signal: native {native.signal} != xlate {emulated.signal}"]
+        if native.signal != emulated.signal else [])

@@ -1,0 +1,60 @@
+"""LLVM set-up and the lifetime of compiled code: modules in, host function addresses out.
+
+Each batch of blocks is one module compiled by its own MCJIT execution engine, which owns its own
+target machine (sharing one between engines is not allowed). Engines are kept alive as long as
+their code may run."""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from xlate.runtime import ffi, lib
+
+# C functions that generated code calls by name; their addresses are given to LLVM's linker.
+RUNTIME_SYMBOLS = ("xlate_raise_fault", "xlate_helper_rep_movs", "xlate_helper_rep_stos",
+                   "xlate_helper_rep_lods", "xlate_helper_rep_cmps", "xlate_helper_rep_scas",
+                   "xlate_helper_cpuid", "xlate_helper_rdtsc", "xlate_helper_div",
+                   "xlate_helper_idiv")
+
+_initialized = False
+
+
+def _initialize() -> None:
+    global _initialized
+    if _initialized:
+        return
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    for name in RUNTIME_SYMBOLS:
+        llvm.add_symbol(name, int(ffi.cast("uintptr_t", getattr(lib, name))))
+    _initialized = True
+
+
+class Compiler:
+    """Compiles IR modules to host code at one optimisation level."""
+
+    def __init__(self, opt_level: int = 2) -> None:
+        _initialize()
+        self.opt_level = opt_level
+        self.target = llvm.Target.from_default_triple()
+        self.engines: list[llvm.ExecutionEngine] = []
+
+    def _target_machine(self) -> llvm.TargetMachine:
+        return self.target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=self.opt_level, codemodel="jitdefault")
+
+    def compile(self, module: ir.Module, names: list[str]) -> dict[str, int]:
+        """Optimise and compile module; returns the host address of each named function."""
+        tm = self._target_machine()
+        parsed = llvm.parse_assembly(str(module))
+        parsed.verify()
+        if self.opt_level:
+            pto = llvm.create_pipeline_tuning_options(speed_level=self.opt_level)
+            pb = llvm.create_pass_builder(tm, pto)
+            pb.getModulePassManager().run(parsed, pb)
+        engine = llvm.create_mcjit_compiler(parsed, tm)
+        engine.finalize_object()
+        self.engines.append(engine)
+        return {name: engine.get_function_address(name) for name in names}

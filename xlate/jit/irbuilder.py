@@ -1,0 +1,247 @@
+"""The JIT's builder: the semantics' primitives emitted as LLVM IR.
+
+A guest block becomes one function `i32 (ptr cpu, ptr mem_base)` that returns an exit code with
+cpu->rip set. Inside it, guest registers and flags live in SSA values: each is loaded from the
+cpu struct on first use and stored back only where the function exits, so LLVM removes what is
+overwritten before it is read (most flags)."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from xlate.builder import Builder, Value, mask
+from xlate.decoder import Block, Insn
+from xlate.jit.vector_ir import VectorIR
+from xlate.runtime import EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi
+
+I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
+PTR = ir.PointerType()
+BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
+HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
+
+OFFSET = {name: ffi.offsetof("xlate_cpu", name)
+          for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "insn_count",
+                       "block_count")}
+
+
+def int_type(bits: int) -> ir.IntType:
+    return ir.IntType(bits)
+
+
+def block_function_name(guest_addr: int) -> str:
+    return f"block_{guest_addr:x}"
+
+
+class IRBuilder(VectorIR, Builder):
+    """Emits one guest block as one LLVM function."""
+
+    def __init__(self, module: ir.Module, block: Block) -> None:
+        self.module = module
+        self.function = ir.Function(module, BLOCK_FN, block_function_name(block.start))
+        self.function.args[0].add_attribute("noalias")
+        self.cpu, self.mem = self.function.args
+        self.ir = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self.gprs: dict[int, ir.Value] = {}
+        self.flags: dict[str, ir.Value] = {}
+        self.xmms: dict[int, ir.Value] = {}
+        self.dirty: set[tuple[str, int | str]] = set()
+        self.terminated = False
+        self.rip_stored_for: int | None = None
+
+    # -- the cpu struct ----------------------------------------------------------------------
+
+    def field(self, offset: int) -> ir.Value:
+        return self.ir.gep(self.cpu, [ir.Constant(I64, offset)], source_etype=I8)
+
+    def load_field(self, offset: int, ty: ir.Type) -> ir.Value:
+        return self.ir.load(self.field(offset), typ=ty, align=1)
+
+    def store_field(self, offset: int, value: ir.Value) -> None:
+        self.ir.store(value, self.field(offset), align=1)
+
+    def flush(self) -> None:
+        """Store every register and flag changed so far back into the cpu struct."""
+        for kind, key in sorted(self.dirty, key=str):
+            if kind == "gpr":
+                self.store_field(OFFSET["gpr"] + 8 * key, self.gprs[key])
+            elif kind == "flag":
+                self.store_field(OFFSET["flags"] + FLAG_SLOT[key],
+                                 self.ir.zext(self.flags[key], I8))
+            else:
+                self.store_field(OFFSET["xmm"] + 16 * key, self.xmms[key])
+
+    def forget(self) -> None:
+        """After a helper call: everything must be reloaded from the cpu struct."""
+        self.gprs.clear()
+        self.flags.clear()
+        self.xmms.clear()
+        self.dirty.clear()
+
+    def store_rip(self, guest_addr: int) -> None:
+        # Volatile: a fault is a read of rip that LLVM cannot see, so the store must stay.
+        store = self.ir.store(ir.Constant(I64, guest_addr), self.field(OFFSET["rip"]), align=1)
+        store.volatile = True
+
+    def note_may_fault(self) -> None:
+        if self.rip_stored_for != self.insn.address:
+            self.store_rip(self.insn.address)
+            self.rip_stored_for = self.insn.address
+
+    # -- block structure ---------------------------------------------------------------------
+
+    def begin_block(self, block: Block) -> None:
+        for name, count in (("insn_count", len(block.insns)), ("block_count", 1)):
+            old = self.load_field(OFFSET[name], I64)
+            self.store_field(OFFSET[name], self.ir.add(old, ir.Constant(I64, count)))
+
+    def begin_insn(self, insn: Insn) -> None:
+        self.insn = insn
+
+    def exit_now(self, guest_addr: int, exit_code: int) -> None:
+        self.flush()
+        self.store_rip(guest_addr)
+        self.ir.ret(ir.Constant(I32, exit_code))
+        self.terminated = True
+
+    # -- primitives: values ------------------------------------------------------------------
+
+    def const(self, value: int, bits: int) -> Value:
+        return ir.Constant(int_type(bits), value & mask(bits))
+
+    def add(self, a, b, bits): return self.ir.add(a, b)
+    def sub(self, a, b, bits): return self.ir.sub(a, b)
+    def mul(self, a, b, bits): return self.ir.mul(a, b)
+    def and_(self, a, b, bits): return self.ir.and_(a, b)
+    def or_(self, a, b, bits): return self.ir.or_(a, b)
+    def xor(self, a, b, bits): return self.ir.xor(a, b)
+    def not_(self, a, bits): return self.ir.not_(a)
+    def neg(self, a, bits): return self.ir.neg(a)
+    def shl(self, a, n, bits): return self.ir.shl(a, n)
+    def lshr(self, a, n, bits): return self.ir.lshr(a, n)
+    def ashr(self, a, n, bits): return self.ir.ashr(a, n)
+    def udiv(self, a, b, bits): return self.ir.udiv(a, b)
+    def urem(self, a, b, bits): return self.ir.urem(a, b)
+    def zext(self, a, bits, to): return a if bits == to else self.ir.zext(a, int_type(to))
+    def sext(self, a, bits, to): return a if bits == to else self.ir.sext(a, int_type(to))
+    def trunc(self, a, bits, to): return a if bits == to else self.ir.trunc(a, int_type(to))
+    def eq(self, a, b, bits): return self.ir.icmp_unsigned("==", a, b)
+    def ult(self, a, b, bits): return self.ir.icmp_unsigned("<", a, b)
+    def slt(self, a, b, bits): return self.ir.icmp_signed("<", a, b)
+    def select(self, c, a, b, bits): return self.ir.select(c, a, b)
+
+    def _intrinsic(self, name: str, a, *extra):
+        fn = self.module.declare_intrinsic(name, [a.type])
+        return self.ir.call(fn, [a, *extra])
+
+    def ctz(self, a, bits): return self._intrinsic("llvm.cttz", a, ir.Constant(I1, 0))
+    def clz(self, a, bits): return self._intrinsic("llvm.ctlz", a, ir.Constant(I1, 0))
+    def popcount(self, a, bits): return self._intrinsic("llvm.ctpop", a)
+    def bswap(self, a, bits): return self._intrinsic("llvm.bswap", a)
+
+    # -- primitives: guest state -------------------------------------------------------------
+
+    def get_gpr(self, index: int) -> Value:
+        value = self.gprs.get(index)
+        if value is None:
+            value = self.gprs[index] = self.load_field(OFFSET["gpr"] + 8 * index, I64)
+        return value
+
+    def set_gpr(self, index: int, value: Value) -> None:
+        self.gprs[index] = value
+        self.dirty.add(("gpr", index))
+
+    def get_flag(self, name: str) -> Value:
+        value = self.flags.get(name)
+        if value is None:
+            raw = self.load_field(OFFSET["flags"] + FLAG_SLOT[name], I8)
+            value = self.flags[name] = self.ir.trunc(raw, I1)
+        return value
+
+    def set_flag(self, name: str, value: Value) -> None:
+        self.flags[name] = value
+        self.dirty.add(("flag", name))
+
+    def get_xmm(self, index: int) -> Value:
+        value = self.xmms.get(index)
+        if value is None:
+            value = self.xmms[index] = self.load_field(OFFSET["xmm"] + 16 * index, I128)
+        return value
+
+    def set_xmm(self, index: int, value: Value) -> None:
+        self.xmms[index] = value
+        self.dirty.add(("xmm", index))
+
+    def get_segment_base(self, segment: str) -> Value:
+        return self.load_field(OFFSET[segment + "_base"], I64)
+
+    def host_pointer(self, guest_addr: Value) -> Value:
+        """base + guest_addr, after checking the address is inside the guest space."""
+        self.note_may_fault()
+        inside = self.ir.icmp_unsigned("<", guest_addr, ir.Constant(I64, GUEST_SPACE))
+        with self.ir.if_then(self.ir.not_(inside), likely=False):
+            raise_fault = self.external("xlate_raise_fault", _RAISE_FAULT_FN)
+            self.ir.call(raise_fault, [self.cpu, guest_addr])
+            self.ir.unreachable()
+        return self.ir.gep(self.mem, [guest_addr], source_etype=I8)
+
+    def load(self, guest_addr: Value, bits: int) -> Value:
+        return self.ir.load(self.host_pointer(guest_addr), typ=int_type(bits), align=1)
+
+    def store(self, guest_addr: Value, value: Value, bits: int) -> None:
+        self.ir.store(value, self.host_pointer(guest_addr), align=1)
+
+    def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, fnty, name)
+        return fn
+
+    def call_helper(self, name: str, a: Value, b: Value) -> Value:
+        self.flush()
+        self.note_may_fault()
+        result = self.ir.call(self.external("xlate_helper_" + name, HELPER_FN), [self.cpu, a, b])
+        self.forget()
+        return result
+
+    # -- primitives: control -----------------------------------------------------------------
+
+    def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
+        self.flush()
+        self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
+        self.ir.ret(ir.Constant(I32, exit_code))
+        self.terminated = True
+
+    def exit_if(self, cond: Value, exit_code: int) -> None:
+        if isinstance(cond, ir.Constant) and cond.constant:
+            self.exit_now(self.insn.address, exit_code)
+            return
+        with self.ir.if_then(cond, likely=False):
+            self.flush()
+            self.store_rip(self.insn.address)
+            self.ir.ret(ir.Constant(I32, exit_code))
+
+
+_RAISE_FAULT_FN = ir.FunctionType(ir.VoidType(), [PTR, I64])
+
+
+def translate_block(module: ir.Module, block: Block, semantics: dict) -> str:
+    """Emit the block as a function in module; returns the function's name."""
+    b = IRBuilder(module, block)
+    b.begin_block(block)
+    for insn in block.insns:
+        b.begin_insn(insn)
+        fn = semantics.get(insn.name)
+        try:
+            if fn is None:
+                raise NotImplementedError(insn.name)
+            fn(b, insn)
+        except NotImplementedError:
+            b.exit_now(insn.address, EXIT_SIGILL)
+        if b.terminated:
+            break
+    if not b.terminated:
+        if not block.insns:  # nothing decodable here
+            b.exit_now(block.start, EXIT_SIGILL)
+        else:
+            b.end_block(b.const(block.end, 64))
+    return b.function.name
