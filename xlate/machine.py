@@ -30,6 +30,7 @@ from xlate.runtime import (
     ffi,
     lib,
 )
+from xlate.semantics import SEMANTICS
 
 ENGINES = ("jit", "interp")
 
@@ -188,8 +189,9 @@ class Machine:
         assert exit_code == EXIT_SIGILL, exit_code
         code = self.decoder.fetchable(rip)[:15]
         block = self.decoder.block(rip)
-        if block.insns:
-            return GuestSignal(signal.SIGILL, f"unimplemented instruction {where}")
+        if block.insns:  # decodable: either architecturally undefined (ud2) or not implemented
+            kind = "undefined" if block.insns[0].name in SEMANTICS else "unimplemented"
+            return GuestSignal(signal.SIGILL, f"{kind} instruction {where}")
         return GuestSignal(signal.SIGILL, f"undefined instruction at guest pc {rip:#x} "
                            f"(bytes {code.hex(' ') or 'not executable'})")
 

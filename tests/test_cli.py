@@ -1,0 +1,152 @@
+"""The command line: bad programs and guest crashes give one line on stderr and the exit status a
+shell would report, never a traceback."""
+
+from __future__ import annotations
+
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ENGINES = ("jit", "interp")
+
+
+def xlate(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xlate", "run", *args], input=stdin,
+                          capture_output=True, timeout=120, cwd=REPO)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    err = proc.stderr.decode()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("xlate: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def crash_guest(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("guests") / "crash"
+    subprocess.run(["gcc", "-O1", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-o", str(out),
+                    str(REPO / "tests/guests/crash.c")], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def good_elf(crash_guest) -> bytes:
+    return crash_guest.read_bytes()
+
+
+def test_missing_program_exits_127():
+    proc = xlate("/nonexistent/program")
+    assert proc.returncode == 127
+    assert_one_line_error(proc, "/nonexistent/program", "No such file")
+
+
+def test_non_elf_file_exits_126(tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_text("just some text\n")
+    proc = xlate(str(script))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "not an ELF file")
+
+
+def test_truncated_elf_exits_126(tmp_path, good_elf):
+    path = tmp_path / "truncated"
+    path.write_bytes(good_elf[:40])
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "truncated")
+
+
+def test_32_bit_elf_exits_126(tmp_path, good_elf):
+    path = tmp_path / "elf32"
+    path.write_bytes(good_elf[:4] + b"\x01" + good_elf[5:])
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "64-bit")
+
+
+def test_wrong_machine_exits_126(tmp_path, good_elf):
+    path = tmp_path / "aarch64"
+    path.write_bytes(good_elf[:18] + struct.pack("<H", 183) + good_elf[20:])  # EM_AARCH64
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "x86-64")
+
+
+def test_program_headers_past_end_of_file_exit_126(tmp_path, good_elf):
+    path = tmp_path / "badphdr"
+    path.write_bytes(good_elf[:32] + struct.pack("<Q", len(good_elf) + 4096) + good_elf[40:])
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc)
+
+
+def test_segment_past_end_of_file_exits_126(tmp_path, good_elf):
+    data = bytearray(good_elf)
+    phoff, phentsize, phnum = (struct.unpack_from("<Q", data, 32)[0],
+                               *struct.unpack_from("<HH", data, 54))
+    for i in range(phnum):
+        entry = phoff + i * phentsize
+        if struct.unpack_from("<I", data, entry)[0] == 1:  # PT_LOAD: make p_filesz huge
+            struct.pack_into("<Q", data, entry + 32, 1 << 40)
+            struct.pack_into("<Q", data, entry + 40, 1 << 40)
+            break
+    path = tmp_path / "badload"
+    path.write_bytes(bytes(data))
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "PT_LOAD")
+
+
+def native(guest: Path, mode: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(guest), mode], capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("mode, signum, words", [
+    ("s", signal.SIGSEGV, ("segmentation fault", "0x1234")),
+    ("w", signal.SIGSEGV, ("segmentation fault",)),
+    ("k", signal.SIGSEGV, ("segmentation fault",)),
+    ("d", signal.SIGFPE, ("divide error",)),
+    ("u", signal.SIGILL, ("undefined instruction", "0f ff")),
+])
+def test_guest_crash_reports_pc_and_exits_like_native(crash_guest, engine, mode, signum, words):
+    expected = native(crash_guest, mode)
+    assert expected.returncode == -signum
+    proc = xlate("--engine", engine, str(crash_guest), mode)
+    assert proc.returncode == 128 + signum
+    assert proc.stdout == expected.stdout == b"start\n"
+    assert_one_line_error(proc, "guest pc 0x", *words)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_normal_exit_status_passes_through(crash_guest, engine):
+    proc = xlate("--engine", engine, str(crash_guest))
+    assert proc.returncode == 7
+    assert proc.stdout == b"start\n"
+    assert proc.stderr == b""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stats_and_strace_go_to_stderr(crash_guest, engine):
+    proc = xlate("--engine", engine, "--stats", "--strace", str(crash_guest))
+    assert proc.returncode == 7
+    assert proc.stdout == b"start\n"
+    err = proc.stderr.decode()
+    assert 'write(1, "start\\n", 6) = 6' in err
+    assert "exit(7) = ?" in err
+    assert "guest instructions" in err and "syscalls" in err
+
+
+def test_python_module_and_command_agree(crash_guest):
+    proc = subprocess.run([sys.executable, "-m", "xlate", "run", str(crash_guest)],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 7
