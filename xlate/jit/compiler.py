@@ -11,11 +11,10 @@ from llvmlite import ir
 
 from xlate.runtime import ffi, lib
 
-# C functions that generated code calls by name; their addresses are given to LLVM's linker.
-RUNTIME_SYMBOLS = ("xlate_raise_fault", "xlate_helper_rep_movs", "xlate_helper_rep_stos",
-                   "xlate_helper_rep_lods", "xlate_helper_rep_cmps", "xlate_helper_rep_scas",
-                   "xlate_helper_cpuid", "xlate_helper_rdtsc", "xlate_helper_div",
-                   "xlate_helper_idiv")
+# C functions that generated code calls by name (every helper declared in csrc/xlate.h); their
+# addresses are given to LLVM's linker.
+RUNTIME_SYMBOLS = ("xlate_raise_fault", *(name for name in dir(lib)
+                                          if name.startswith("xlate_helper_")))
 
 _initialized = False
 

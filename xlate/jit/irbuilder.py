@@ -7,6 +7,8 @@ overwritten before it is read (most flags)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from llvmlite import ir
 
 from xlate.builder import Builder, Value, mask
@@ -79,8 +81,8 @@ class IRBuilder(VectorIR, Builder):
 
     def store_rip(self, guest_addr: int) -> None:
         # Volatile: a fault is a read of rip that LLVM cannot see, so the store must stay.
-        store = self.ir.store(ir.Constant(I64, guest_addr), self.field(OFFSET["rip"]), align=1)
-        store.volatile = True
+        rip = self.field(OFFSET["rip"])
+        self.ir._insert(_VolatileStore(self.ir.block, ir.Constant(I64, guest_addr), rip))
 
     def note_may_fault(self) -> None:
         if self.rip_stored_for != self.insn.address:
@@ -88,6 +90,18 @@ class IRBuilder(VectorIR, Builder):
             self.rip_stored_for = self.insn.address
 
     # -- block structure ---------------------------------------------------------------------
+
+    @contextmanager
+    def unlikely(self, cond: ir.Value):
+        """Emit the body on a cold path taken when cond holds; the body must end the path
+        (ret or unreachable). Code after the with-statement continues on the hot path."""
+        n = len(self.function.basic_blocks)
+        cold = self.function.append_basic_block(f"cold{n}")
+        hot = self.function.append_basic_block(f"hot{n}")
+        self.ir.cbranch(cond, cold, hot).set_weights([1, 1000])
+        self.ir.position_at_end(cold)
+        yield
+        self.ir.position_at_end(hot)
 
     def begin_block(self, block: Block) -> None:
         for name, count in (("insn_count", len(block.insns)), ("block_count", 1)):
@@ -130,8 +144,9 @@ class IRBuilder(VectorIR, Builder):
     def select(self, c, a, b, bits): return self.ir.select(c, a, b)
 
     def _intrinsic(self, name: str, a, *extra):
-        fn = self.module.declare_intrinsic(name, [a.type])
-        return self.ir.call(fn, [a, *extra])
+        # Declared by hand: llvmlite's declare_intrinsic omits cttz/ctlz's i1 argument.
+        fnty = ir.FunctionType(a.type, [a.type, *(e.type for e in extra)])
+        return self.ir.call(self.external(f"{name}.i{a.type.width}", fnty), [a, *extra])
 
     def ctz(self, a, bits): return self._intrinsic("llvm.cttz", a, ir.Constant(I1, 0))
     def clz(self, a, bits): return self._intrinsic("llvm.ctlz", a, ir.Constant(I1, 0))
@@ -178,7 +193,7 @@ class IRBuilder(VectorIR, Builder):
         """base + guest_addr, after checking the address is inside the guest space."""
         self.note_may_fault()
         inside = self.ir.icmp_unsigned("<", guest_addr, ir.Constant(I64, GUEST_SPACE))
-        with self.ir.if_then(self.ir.not_(inside), likely=False):
+        with self.unlikely(self.ir.not_(inside)):
             raise_fault = self.external("xlate_raise_fault", _RAISE_FAULT_FN)
             self.ir.call(raise_fault, [self.cpu, guest_addr])
             self.ir.unreachable()
@@ -215,13 +230,22 @@ class IRBuilder(VectorIR, Builder):
         if isinstance(cond, ir.Constant) and cond.constant:
             self.exit_now(self.insn.address, exit_code)
             return
-        with self.ir.if_then(cond, likely=False):
+        with self.unlikely(cond):
             self.flush()
             self.store_rip(self.insn.address)
             self.ir.ret(ir.Constant(I32, exit_code))
 
 
 _RAISE_FAULT_FN = ir.FunctionType(ir.VoidType(), [PTR, I64])
+
+
+class _VolatileStore(ir.instructions.StoreInstr):
+    """llvmlite's store cannot be volatile; this one always is."""
+
+    def descr(self, buf: list[str]) -> None:
+        value, ptr = self.operands
+        buf.append(f"store volatile {value.type} {value.get_reference()}, "
+                   f"{ptr.type} {ptr.get_reference()}, align 1\n")
 
 
 def translate_block(module: ir.Module, block: Block, semantics: dict) -> str:
