@@ -77,6 +77,14 @@ class VectorPrimitives:
         like LLVM's shufflevector; indices are constants, one per lane of 128 bits."""
         raise NotImplementedError
 
+    def vextract(self, a: Value, lane: int, index: int) -> Value:
+        """Lane `index` (a constant) of a, as a lane-bit value."""
+        raise NotImplementedError
+
+    def vinsert(self, a: Value, x: Value, lane: int, index: int) -> Value:
+        """a with lane `index` (a constant) replaced by the lane-bit value x."""
+        raise NotImplementedError
+
     def vmovmask(self, a: Value, lane: int) -> Value:
         """The sign bit of each lane, lane 0 in bit 0, as a 32-bit value (pmovmskb, movmskps)."""
         raise NotImplementedError

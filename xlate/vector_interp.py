@@ -262,6 +262,13 @@ class VectorInterp:
         both = _split(a, lane) + _split(b, lane)
         return _join([both[i] for i in indices], lane)
 
+    def vextract(self, a: int, lane: int, index: int) -> int:
+        return (a >> (lane * index)) & _mask(lane)
+
+    def vinsert(self, a: int, x: int, lane: int, index: int) -> int:
+        shift = lane * index
+        return (a & ~(_mask(lane) << shift)) | (x << shift)
+
     def vmovmask(self, a: int, lane: int) -> int:
         out = 0
         for i, x in enumerate(_split(a, lane)):

@@ -37,9 +37,9 @@ def block_function_name(guest_addr: int) -> str:
 class IRBuilder(VectorIR, Builder):
     """Emits one guest block as one LLVM function."""
 
-    def __init__(self, module: ir.Module, block: Block) -> None:
+    def __init__(self, module: ir.Module, block: Block, name: str) -> None:
         self.module = module
-        self.function = ir.Function(module, BLOCK_FN, block_function_name(block.start))
+        self.function = ir.Function(module, BLOCK_FN, name)
         self.function.args[0].add_attribute("noalias")
         self.cpu, self.mem = self.function.args
         self.ir = ir.IRBuilder(self.function.append_basic_block("entry"))
@@ -249,23 +249,43 @@ class _VolatileStore(ir.instructions.StoreInstr):
 
 
 def translate_block(module: ir.Module, block: Block, semantics: dict) -> str:
-    """Emit the block as a function in module; returns the function's name."""
-    b = IRBuilder(module, block)
+    """Emit the block as a function in module; returns the function's name.
+
+    An instruction without semantics, or whose semantics cannot handle its operands, becomes a
+    SIGILL exit at its address: the block is emitted again, up to it."""
+    try:
+        return _emit(module, block, semantics, len(block.insns), block_function_name(block.start))
+    except _Unsupported as stop:
+        del module.globals[block_function_name(block.start)]
+        name = block_function_name(block.start) + "_partial"
+        return _emit(module, block, semantics, stop.index, name)
+
+
+class _Unsupported(Exception):
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _emit(module: ir.Module, block: Block, semantics: dict, count: int, name: str) -> str:
+    b = IRBuilder(module, block, name)
     b.begin_block(block)
-    for insn in block.insns:
+    for index, insn in enumerate(block.insns[:count]):
         b.begin_insn(insn)
         fn = semantics.get(insn.name)
-        try:
-            if fn is None:
-                raise NotImplementedError(insn.name)
-            fn(b, insn)
-        except NotImplementedError:
+        if fn is None:
             b.exit_now(insn.address, EXIT_SIGILL)
+            break
+        try:
+            fn(b, insn)
+        except Exception as e:  # a form the semantics do not cover; see translate_block
+            raise _Unsupported(index) from e
         if b.terminated:
             break
     if not b.terminated:
-        if not block.insns:  # nothing decodable here
+        if count < len(block.insns):
+            b.exit_now(block.insns[count].address, EXIT_SIGILL)
+        elif not block.insns:  # nothing decodable here
             b.exit_now(block.start, EXIT_SIGILL)
         else:
             b.end_block(b.const(block.end, 64))
-    return b.function.name
+    return name

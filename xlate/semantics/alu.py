@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from xlate.builder import Builder
-from xlate.decoder import Insn
+from xlate.builder import Builder, Value
+from xlate.decoder import MEM, Insn, Operand
 from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
@@ -86,21 +86,32 @@ def lea(b: Builder, insn: Insn) -> None:
     b.write(insn.op(0), b.resize(b.address(insn.op(1)), 64, bits))
 
 
+def _write_two(b: Builder, first: Operand, first_value: Value, last: Operand,
+               last_value: Value) -> None:
+    """Write two operands; with two registers (the same one, maybe), `last` wins. A memory
+    operand is written first: its address is that of the instruction's start, and writing
+    the register first could change a register the address is made of."""
+    if last.kind == MEM:
+        b.write(last, last_value)
+        b.write(first, first_value)
+    else:
+        b.write(first, first_value)
+        b.write(last, last_value)
+
+
 @semantics("xchg")
 def xchg(b: Builder, insn: Insn) -> None:
-    bits = insn.op(0).size * 8
     x, y = b.read(insn.op(0)), b.read(insn.op(1))
-    b.write(insn.op(0), y)
-    b.write(insn.op(1), x, bits)
+    _write_two(b, insn.op(1), x, insn.op(0), y)
 
 
 @semantics("xadd")
 def xadd(b: Builder, insn: Insn) -> None:
+    # TEMP = SRC + DEST; SRC = DEST; DEST = TEMP: `xadd rax, rax` doubles rax.
     bits = insn.op(0).size * 8
     x, y = b.read(insn.op(0)), b.read(insn.op(1))
     r = b.add(x, y, bits)
-    b.write(insn.op(1), x)
-    b.write(insn.op(0), r)
+    _write_two(b, insn.op(1), x, insn.op(0), r)
     flags.add(b, r, x, y, bits)
 
 
