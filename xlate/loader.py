@@ -178,12 +178,12 @@ def exec_program(memory: AddressSpace, path: str, argv: list[str], env: dict[str
     platform = push_bytes(b"x86_64\0")
     random_bytes = push_bytes(os.urandom(16))
     sp &= ~15
-    auxv = [
-        (AT_PHDR, program.phdr), (AT_PHENT, program.phentsize), (AT_PHNUM, program.phnum),
-        (AT_PAGESZ, PAGE), (AT_BASE, interp.load_bias if interp else 0), (AT_FLAGS, 0),
-        (AT_ENTRY, program.entry), (AT_UID, os.getuid()), (AT_EUID, os.geteuid()),
-        (AT_GID, os.getgid()), (AT_EGID, os.getegid()), (AT_SECURE, 0),
-        (AT_RANDOM, random_bytes), (AT_HWCAP, hwcap), (AT_HWCAP2, 0), (AT_CLKTCK, 100),
+    auxv = [  # in the order the kernel writes them (fs/binfmt_elf.c)
+        (AT_HWCAP, hwcap), (AT_PAGESZ, PAGE), (AT_CLKTCK, 100), (AT_PHDR, program.phdr),
+        (AT_PHENT, program.phentsize), (AT_PHNUM, program.phnum),
+        (AT_BASE, interp.load_bias if interp else 0), (AT_FLAGS, 0), (AT_ENTRY, program.entry),
+        (AT_UID, os.getuid()), (AT_EUID, os.geteuid()), (AT_GID, os.getgid()),
+        (AT_EGID, os.getegid()), (AT_SECURE, 0), (AT_RANDOM, random_bytes), (AT_HWCAP2, 0),
         (AT_EXECFN, execfn), (AT_PLATFORM, platform), (AT_NULL, 0),
     ]
     words = [len(argv), *argv_addrs, 0, *env_addrs, 0]
