@@ -21,11 +21,11 @@ typedef struct {
 /* cw: the x87 control word; only RC (bits 10-11) and PC (bits 8-9) are read.
  * PC 0 = 24-bit, 2 = 53-bit, 3 (and the reserved 1, as hardware does) =
  * 64-bit significand; PC applies to add, sub, mul, div and sqrt only.
- * sw: the x87 status word. Exception bits are ORed in (sticky). C1 is written
- * by every function that rounds (the ones taking a non-const env), as the
- * x87 does: 1 when the result was rounded away from zero, else 0. prem and
- * prem1 also write C0, C2 and C3. No other bit is touched, so the guest's
- * FSW (TOP included) can live here. */
+ * sw: the x87 status word. Exception bits are ORed in (sticky). The functions
+ * that round (add, sub, mul, div, sqrt, round_to_int, scale, to_int*,
+ * to_float*) also write C1 as the x87 does: 1 when the result was rounded
+ * away from zero, else 0. prem and prem1 write C0-C3. No other bit is
+ * touched, so the guest's FSW (TOP included) can live here. */
 typedef struct {
     uint16_t cw;
     uint16_t sw;
@@ -79,8 +79,8 @@ xlate_f80 xlate_f80_sqrt(xlate_f80 a, xlate_f80_env *env);
 xlate_f80 xlate_f80_round_to_int(xlate_f80 a, xlate_f80_env *env);
 /* fscale: a * 2^trunc(b) (a = ST0, b = ST1). */
 xlate_f80 xlate_f80_scale(xlate_f80 a, xlate_f80 b, xlate_f80_env *env);
-/* fxtract: returns the significand (a with exponent 0) and stores the
- * unbiased exponent, as a value, in *exponent. */
+/* fxtract: returns the significand (a scaled into [1, 2), sign kept) and
+ * stores the unbiased exponent, as a value, in *exponent (-inf and ZE for 0). */
 xlate_f80 xlate_f80_extract(xlate_f80 a, xlate_f80 *exponent, xlate_f80_env *env);
 /* fprem (truncated quotient) and fprem1 (IEEE remainder) of a by b (a = ST0,
  * b = ST1): the partial remainder; C2 = 1 when the reduction is incomplete,

@@ -3,12 +3,14 @@
  * Every operation runs twice, on the host x87 (inline asm, the control word
  * loaded with fldcw, the status word read with fnstsw) and in software, and
  * the two must agree bit for bit: the full 80-bit result (NaN payloads too)
- * or the integer/float bits, the exception flags and the condition codes the
- * instruction defines. Operands come from a table of special values (all
- * pairs, every rounding mode and precision) and from a seeded random
- * generator. Only this driver may use the host FPU; f80.c never does.
+ * or the integer/float bits, the exception flags, C1 and the condition codes
+ * the instruction defines. Operands come from a table of special values (all
+ * pairs, every rounding mode and precision control value) and from a seeded
+ * random generator. Only this driver may use the host FPU; f80.c never does.
  *
  * usage: check [random-count-per-op [seed]]; exits 1 on any mismatch.
+ * Built as a shared library, f80_check_one() checks a single case (the
+ * hypothesis test in tests/test_f80.py drives it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -558,6 +560,10 @@ static xlate_f80 rand_prem_pair(xlate_f80 *b)
             eb = 0x7FFE;
         a = f80((uint16_t)((a.sign_exp & 0x8000) | ea), a.mant | INT_BIT);
         *b = f80((uint16_t)((b->sign_exp & 0x8000) | eb), b->mant | INT_BIT);
+        if (below(8) == 0) /* a denormal divisor: the distance counts from its true exponent */
+            *b = f80((uint16_t)(b->sign_exp & 0x8000), b->mant >> below(64));
+        if (below(8) == 0 && ea > 300)
+            a.sign_exp = (uint16_t)(a.sign_exp - 300);
     }
     return a;
 }
