@@ -9,7 +9,7 @@ from llvmlite import ir
 
 from xlate.decoder import IMM, Block, Decoder
 from xlate.jit.compiler import Compiler
-from xlate.jit.irbuilder import translate_block
+from xlate.jit.irbuilder import block_function_name, translate_block
 from xlate.runtime import EXIT_MISS, EXIT_STOP, ffi, lib
 from xlate.semantics import SEMANTICS
 
@@ -44,6 +44,7 @@ class JitEngine:
         self.compiler = Compiler(opt_level)
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.translated: set[int] = set()
+        self.batch_of: dict[int, set[int]] = {}  # guest address -> the batch compiled with it
 
     def run(self) -> int:
         cpu, stops = self.cpu, self.decoder.stops
@@ -56,31 +57,44 @@ class JitEngine:
             self.translate(cpu.rip)
 
     def translate(self, guest_addr: int) -> None:
+        """Compile the block at guest_addr and what it reaches by direct branches, as a batch
+        whose blocks chain to each other."""
         started = time.perf_counter()
-        module = ir.Module(name=f"batch_{guest_addr:x}")
-        module.triple = ""
-        names: dict[int, str] = {}
+        blocks: dict[int, Block] = {}
         pending = [guest_addr]
-        while pending and len(names) < BATCH_BLOCKS:
+        while pending and len(blocks) < BATCH_BLOCKS:
             addr = pending.pop()
-            if addr in names or addr in self.translated or addr in self.decoder.stops:
+            if addr in blocks or addr in self.translated or addr in self.decoder.stops:
                 continue
-            block = self.decoder.block(addr)
-            names[addr] = translate_block(module, block, SEMANTICS)
+            blocks[addr] = block = self.decoder.block(addr)
             # Follow only targets in executable memory: data after a call to a noreturn
             # function must not be translated as code.
             pending.extend(a for a in successors(block)
-                           if a not in names and self.decoder.executable(a))
-        addresses = self.compiler.compile(module, list(names.values()))
-        for addr, name in names.items():
+                           if a not in blocks and self.decoder.executable(a))
+        module = ir.Module(name=f"batch_{guest_addr:x}")
+        module.triple = ""
+        chain = {addr: block_function_name(addr) for addr in blocks}
+        for block in blocks.values():
+            translate_block(module, block, SEMANTICS, chain)
+        addresses = self.compiler.compile(module, list(chain.values()))
+        batch = set(blocks)
+        for addr, name in chain.items():
             lib.xlate_code_map_insert(self.code_map, addr, ffi.cast("void *", addresses[name]))
-            self.translated.add(addr)
-        self.stats.blocks_translated += len(names)
+            self.batch_of[addr] = batch
+        self.translated |= batch
+        self.stats.blocks_translated += len(blocks)
         self.stats.translate_seconds += time.perf_counter() - started
 
     def invalidate(self, start: int, end: int) -> None:
-        lib.xlate_code_map_remove_range(self.code_map, start, end)
-        self.translated = {a for a in self.translated if not start <= a < end}
+        """Drop translations of [start, end). Blocks chain directly to the others of their
+        batch, so a batch is dropped whole when any of its blocks is."""
+        stale: set[int] = set()
+        for addr in [a for a in self.translated if start <= a < end]:
+            stale |= self.batch_of.get(addr, {addr})
+        for addr in stale:
+            lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
+            self.batch_of.pop(addr, None)
+        self.translated -= stale
 
     def collect_stats(self) -> None:
         self.stats.guest_instructions = self.cpu.insn_count

@@ -23,7 +23,7 @@ HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "insn_count",
-                       "block_count")}
+                       "block_count", "stop_request")}
 
 
 def int_type(bits: int) -> ir.IntType:
@@ -37,9 +37,13 @@ def block_function_name(guest_addr: int) -> str:
 class IRBuilder(VectorIR, Builder):
     """Emits one guest block as one LLVM function."""
 
-    def __init__(self, module: ir.Module, block: Block, name: str) -> None:
+    def __init__(self, module: ir.Module, block: Block, name: str,
+                 chain: dict[int, str]) -> None:
         self.module = module
-        self.function = ir.Function(module, BLOCK_FN, name)
+        self.chain = chain
+        # Another block may have declared this function already, to chain to it.
+        self.function = self.external(name, BLOCK_FN)
+        assert not self.function.blocks
         self.function.args[0].add_attribute("noalias")
         self.cpu, self.mem = self.function.args
         self.ir = ir.IRBuilder(self.function.append_basic_block("entry"))
@@ -222,9 +226,40 @@ class IRBuilder(VectorIR, Builder):
 
     def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
         self.flush()
-        self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
-        self.ir.ret(ir.Constant(I32, exit_code))
+        # A conditional branch between two known addresses becomes a real branch, so that each
+        # side can chain to its target.
+        if (exit_code == 0 and isinstance(next_rip, ir.instructions.SelectInstr)
+                and all(isinstance(v, ir.Constant) for v in next_rip.operands[1:])):
+            cond, taken, not_taken = next_rip.operands
+            with self.ir.if_else(cond) as (then, otherwise):
+                with then:
+                    self._leave(taken.constant)
+                with otherwise:
+                    self._leave(not_taken.constant)
+            self.ir.unreachable()
+        elif exit_code == 0 and isinstance(next_rip, ir.Constant):
+            self._leave(next_rip.constant)
+        else:
+            self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
+            self.ir.ret(ir.Constant(I32, exit_code))
         self.terminated = True
+
+    def _leave(self, guest_addr: int) -> None:
+        """Go on to guest_addr: a tail call when it is compiled in this module, else back to
+        the dispatcher. State must be flushed already."""
+        target = self.chain.get(guest_addr)
+        if target is None:
+            self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
+            self.ir.ret(ir.Constant(I32, 0))
+            return
+        # A safe point: a stop request returns to the dispatcher, which honours it.
+        stop = self.load_field(OFFSET["stop_request"], I32)
+        with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
+            self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
+            self.ir.ret(ir.Constant(I32, 0))
+        callee = self.external(target, BLOCK_FN)
+        result = self.ir.call(callee, [self.cpu, self.mem], tail="musttail")
+        self.ir.ret(result)
 
     def exit_if(self, cond: Value, exit_code: int) -> None:
         if isinstance(cond, ir.Constant) and cond.constant:
@@ -248,17 +283,19 @@ class _VolatileStore(ir.instructions.StoreInstr):
                    f"{ptr.type} {ptr.get_reference()}, align 1\n")
 
 
-def translate_block(module: ir.Module, block: Block, semantics: dict) -> str:
-    """Emit the block as a function in module; returns the function's name.
+def translate_block(module: ir.Module, block: Block, semantics: dict,
+                    chain: dict[int, str]) -> str:
+    """Emit the block as a function in module; returns the function's name. Direct exits to
+    the addresses in `chain` (guest address -> function name in module) are tail calls.
 
     An instruction without semantics, or whose semantics cannot handle its operands, becomes a
     SIGILL exit at its address: the block is emitted again, up to it."""
+    name = chain.get(block.start) or block_function_name(block.start)
     try:
-        return _emit(module, block, semantics, len(block.insns), block_function_name(block.start))
+        return _emit(module, block, semantics, len(block.insns), name, chain)
     except _Unsupported as stop:
-        del module.globals[block_function_name(block.start)]
-        name = block_function_name(block.start) + "_partial"
-        return _emit(module, block, semantics, stop.index, name)
+        module.globals[name].blocks.clear()  # start again, under the name callers use
+        return _emit(module, block, semantics, stop.index, name, chain)
 
 
 class _Unsupported(Exception):
@@ -266,8 +303,9 @@ class _Unsupported(Exception):
         self.index = index
 
 
-def _emit(module: ir.Module, block: Block, semantics: dict, count: int, name: str) -> str:
-    b = IRBuilder(module, block, name)
+def _emit(module: ir.Module, block: Block, semantics: dict, count: int, name: str,
+          chain: dict[int, str]) -> str:
+    b = IRBuilder(module, block, name, chain)
     b.begin_block(block)
     for index, insn in enumerate(block.insns[:count]):
         b.begin_insn(insn)
