@@ -15,6 +15,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--engine", choices=("jit", "interp"), default="jit")
     run.add_argument("--stats", action="store_true", help="print run statistics on exit")
     run.add_argument("--strace", action="store_true", help="print each syscall to stderr")
+    run.add_argument("--jit-threshold", type=int, metavar="N",
+                     help="interpret a block N times before compiling it (0: compile at once)")
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from xlate.machine import Machine
     try:
         machine = Machine.load(args.program, [args.program, *args.args], engine=args.engine,
-                               strace=args.strace)
+                               strace=args.strace, jit_threshold=args.jit_threshold)
         result = machine.run()
     except XlateError as e:
         sys.stdout.flush()

@@ -91,10 +91,12 @@ def cpu_hwcap() -> int:
 class Machine:
     """One guest process with one thread, run by the chosen engine."""
 
-    def __init__(self, engine: str = "jit", strace: bool = False) -> None:
+    def __init__(self, engine: str = "jit", strace: bool = False,
+                 jit_threshold: int | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
         self.engine_name = engine
+        self.jit_threshold = jit_threshold
         self.memory = AddressSpace()
         self.cpu = new_cpu(self.memory)
         self.decoder = Decoder(self.memory)
@@ -105,9 +107,13 @@ class Machine:
 
     @classmethod
     def load(cls, path: str, argv: list[str] | None = None, env: dict[str, str] | None = None,
-             engine: str = "jit", strace: bool = False) -> Machine:
-        """Load an ELF program as execve would, ready to run from its entry point."""
-        machine = cls(engine, strace)
+             engine: str = "jit", strace: bool = False,
+             jit_threshold: int | None = None) -> Machine:
+        """Load an ELF program as execve would, ready to run from its entry point.
+
+        jit_threshold: how many times the JIT interprets a block before compiling it (0:
+        compile everything before it first runs; None: the default)."""
+        machine = cls(engine, strace, jit_threshold)
         argv = argv if argv is not None else [path]
         env = dict(os.environ) if env is None else env
         process = exec_program(machine.memory, path, argv, env, cpu_hwcap())
@@ -118,9 +124,10 @@ class Machine:
         return machine
 
     @classmethod
-    def bare(cls, engine: str = "jit") -> Machine:
-        """An empty machine for running code snippets: map memory, set registers, run(until=)."""
-        machine = cls(engine)
+    def bare(cls, engine: str = "jit", jit_threshold: int = 0) -> Machine:
+        """An empty machine for running code snippets: map memory, set registers, run(until=).
+        The JIT compiles snippets before they first run, unless given a threshold."""
+        machine = cls(engine, jit_threshold=jit_threshold)
         machine.os = LinuxOS(machine.memory, exe_path="", brk_start=0,
                              invalidate_code=machine.invalidate_code)
         return machine
@@ -134,8 +141,9 @@ class Machine:
     def engine(self):
         if self._engine is None:
             if self.engine_name == "jit":
-                from xlate.jit.engine import JitEngine
-                self._engine = JitEngine(self.cpu, self.decoder, self.stats)
+                from xlate.jit.engine import DEFAULT_THRESHOLD, JitEngine
+                threshold = DEFAULT_THRESHOLD if self.jit_threshold is None else self.jit_threshold
+                self._engine = JitEngine(self.cpu, self.decoder, self.stats, threshold)
             else:
                 from xlate.interp import InterpEngine
                 self._engine = InterpEngine(self.cpu, self.decoder, self.stats)

@@ -1,5 +1,7 @@
-"""The JIT engine: the C dispatch loop runs compiled blocks; a miss comes back here to
-translate the missing block and the blocks reachable from it by direct branches, in one batch."""
+"""The JIT engine: two tiers. New code runs in the interpreter; a block entered more than
+`threshold` times is compiled by LLVM, together with the already-run blocks it reaches by direct
+branches, as one batch whose blocks chain to each other. The C dispatch loop runs compiled code
+and comes back here on a miss: to interpret the block, or to compile it once it is hot."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ import time
 from llvmlite import ir
 
 from xlate.decoder import IMM, Block, Decoder
+from xlate.interp import Interpreter
 from xlate.jit.compiler import Compiler
 from xlate.jit.irbuilder import block_function_name, translate_block
-from xlate.runtime import EXIT_MISS, EXIT_STOP, ffi, lib
+from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 from xlate.semantics import SEMANTICS
 
 BATCH_BLOCKS = 256  # blocks per LLVM module: bigger batches amortise LLVM's per-module cost
+# LLVM takes milliseconds a block, the interpreter microseconds an instruction: a block pays for
+# its compilation after some hundreds of runs, and most blocks never get there.
+DEFAULT_THRESHOLD = 200
 _CONDITIONAL = {"j" + cc for cc in ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p",
                                     "np", "l", "ge", "le", "g")} | {"jrcxz", "jecxz", "loop",
                                                                      "loope", "loopne"}
@@ -35,26 +41,40 @@ def successors(block: Block) -> list[int]:
 
 
 class JitEngine:
-    """Runs guest code as compiled blocks."""
+    """Runs guest code in the interpreter until it is hot, then as compiled blocks."""
 
-    def __init__(self, cpu, decoder: Decoder, stats, opt_level: int = 1) -> None:
+    def __init__(self, cpu, decoder: Decoder, stats, threshold: int = DEFAULT_THRESHOLD,
+                 opt_level: int = 2) -> None:
         self.cpu = cpu
         self.decoder = decoder
         self.stats = stats
+        self.threshold = threshold
         self.compiler = Compiler(opt_level)
+        self.interpreter = Interpreter(cpu)
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
+        self.runs: dict[int, int] = {}  # guest address -> times interpreted
         self.translated: set[int] = set()
         self.batch_of: dict[int, set[int]] = {}  # guest address -> the batch compiled with it
+        self.blocks_interpreted = 0
 
     def run(self) -> int:
-        cpu, stops = self.cpu, self.decoder.stops
+        cpu, stops, runs = self.cpu, self.decoder.stops, self.runs
         while True:
             exit_code = lib.xlate_dispatch(cpu, self.code_map)
             if exit_code != EXIT_MISS:
                 return exit_code
-            if cpu.rip in stops:
+            rip = cpu.rip
+            if rip in stops:
                 return EXIT_STOP
-            self.translate(cpu.rip)
+            count = runs.get(rip, 0)
+            if count >= self.threshold:
+                self.translate(rip)
+                continue
+            runs[rip] = count + 1
+            self.blocks_interpreted += 1
+            exit_code = self.interpreter.run_block(self.decoder.block(rip))
+            if exit_code != EXIT_NEXT:
+                return exit_code
 
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
@@ -67,10 +87,12 @@ class JitEngine:
             if addr in blocks or addr in self.translated or addr in self.decoder.stops:
                 continue
             blocks[addr] = block = self.decoder.block(addr)
-            # Follow only targets in executable memory: data after a call to a noreturn
-            # function must not be translated as code.
+            # Follow only targets in executable memory (data after a call to a noreturn
+            # function must not be translated as code) that have run already, if anything
+            # runs before compiling.
             pending.extend(a for a in successors(block)
-                           if a not in blocks and self.decoder.executable(a))
+                           if a not in blocks and self.decoder.executable(a)
+                           and (self.threshold == 0 or a in self.runs))
         module = ir.Module(name=f"batch_{guest_addr:x}")
         module.triple = ""
         chain = {addr: block_function_name(addr) for addr in blocks}
@@ -97,5 +119,5 @@ class JitEngine:
         self.translated -= stale
 
     def collect_stats(self) -> None:
-        self.stats.guest_instructions = self.cpu.insn_count
-        self.stats.blocks_executed = self.cpu.block_count
+        self.stats.guest_instructions = self.cpu.insn_count + self.interpreter.insns_executed
+        self.stats.blocks_executed = self.cpu.block_count + self.blocks_interpreted
