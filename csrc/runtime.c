@@ -125,11 +125,6 @@ uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint6
     return result;
 }
 
-void xlate_raise_fault(xlate_cpu *cpu, uint64_t guest_addr)
-{
-    xlate_fault(cpu, guest_addr);
-}
-
 int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
 {
     volatile int rc = XLATE_EXIT_NEXT;

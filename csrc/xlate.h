@@ -80,7 +80,6 @@ int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max);
  * registers in *cpu, so the JIT writes its cached registers back before calling one. */
 typedef uint64_t (*xlate_helper_fn)(xlate_cpu *cpu, uint64_t a, uint64_t b);
 uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b);
-void xlate_raise_fault(xlate_cpu *cpu, uint64_t guest_addr);
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);

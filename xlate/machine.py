@@ -27,6 +27,7 @@ from xlate.runtime import (
     EXIT_SIGILL,
     EXIT_STOP,
     EXIT_SYSCALL,
+    GUEST_SPACE,
     ffi,
     lib,
 )
@@ -188,8 +189,10 @@ class Machine:
             pass
         if exit_code == EXIT_FAULT:
             signum = self.cpu.fault_signal or signal.SIGSEGV
-            return GuestSignal(signum, f"segmentation fault: guest address "
-                               f"{self.cpu.fault_addr:#x} {where}")
+            addr = self.cpu.fault_addr
+            what = (f"guest address {addr:#x}" if addr < GUEST_SPACE
+                    else "guest address outside the guest address space")
+            return GuestSignal(signum, f"segmentation fault: {what} {where}")
         if exit_code == EXIT_DIVIDE:
             return GuestSignal(signal.SIGFPE, f"divide error {where}")
         if exit_code == EXIT_HLT:

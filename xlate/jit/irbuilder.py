@@ -194,14 +194,13 @@ class IRBuilder(VectorIR, Builder):
         return self.load_field(OFFSET[segment + "_base"], I64)
 
     def host_pointer(self, guest_addr: Value) -> Value:
-        """base + guest_addr, after checking the address is inside the guest space."""
+        """base + guest_addr, with addresses beyond the guest space clamped to its end: the
+        guard region there faults, so no branch is needed (the fault then reports the end of
+        the space rather than the wild address)."""
         self.note_may_fault()
-        inside = self.ir.icmp_unsigned("<", guest_addr, ir.Constant(I64, GUEST_SPACE))
-        with self.unlikely(self.ir.not_(inside)):
-            raise_fault = self.external("xlate_raise_fault", _RAISE_FAULT_FN)
-            self.ir.call(raise_fault, [self.cpu, guest_addr])
-            self.ir.unreachable()
-        return self.ir.gep(self.mem, [guest_addr], source_etype=I8)
+        umin = self.external("llvm.umin.i64", ir.FunctionType(I64, [I64, I64]))
+        clamped = self.ir.call(umin, [guest_addr, ir.Constant(I64, GUEST_SPACE)])
+        return self.ir.gep(self.mem, [clamped], source_etype=I8)
 
     def load(self, guest_addr: Value, bits: int) -> Value:
         return self.ir.load(self.host_pointer(guest_addr), typ=int_type(bits), align=1)
@@ -269,9 +268,6 @@ class IRBuilder(VectorIR, Builder):
             self.flush()
             self.store_rip(self.insn.address)
             self.ir.ret(ir.Constant(I32, exit_code))
-
-
-_RAISE_FAULT_FN = ir.FunctionType(ir.VoidType(), [PTR, I64])
 
 
 class _VolatileStore(ir.instructions.StoreInstr):
