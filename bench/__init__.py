@@ -1,0 +1,1 @@
+"""Benchmarks: the end-to-end guest programs at larger sizes, natively and under each runner."""
