@@ -12,11 +12,14 @@ struct entry {
 };
 
 struct xlate_code_map {
+    xlate_jump_entry jump_cache[XLATE_JUMP_CACHE_SIZE];
     struct entry *slots;
     uint64_t mask;  /* capacity - 1, capacity a power of two */
     uint64_t count; /* live entries */
     uint64_t used;  /* live entries and tombstones */
 };
+
+static void clear_jump_cache(xlate_code_map *map);
 
 static uint64_t slot_of(uint64_t guest_addr, uint64_t mask)
 {
@@ -35,6 +38,7 @@ xlate_code_map *xlate_code_map_new(void)
         free(map);
         return NULL;
     }
+    clear_jump_cache(map);
     return map;
 }
 
@@ -46,14 +50,46 @@ void xlate_code_map_free(xlate_code_map *map)
     }
 }
 
+static xlate_jump_entry *jump_slot(xlate_code_map *map, uint64_t guest_addr)
+{
+    return &map->jump_cache[(guest_addr ^ guest_addr >> XLATE_JUMP_CACHE_BITS) &
+                            (XLATE_JUMP_CACHE_SIZE - 1)];
+}
+
 void *xlate_code_map_lookup(xlate_code_map *map, uint64_t guest_addr)
 {
     for (uint64_t i = slot_of(guest_addr, map->mask);; i = (i + 1) & map->mask) {
         struct entry *e = &map->slots[i];
         if (!e->code)
             return NULL;
-        if (e->code != TOMBSTONE && e->guest_addr == guest_addr)
+        if (e->code != TOMBSTONE && e->guest_addr == guest_addr) {
+            xlate_jump_entry *j = jump_slot(map, guest_addr);
+            j->guest_addr = guest_addr;
+            j->code = e->code;
             return e->code;
+        }
+    }
+}
+
+xlate_jump_entry *xlate_code_map_jump_cache(xlate_code_map *map)
+{
+    return map->jump_cache;
+}
+
+/* What an empty jump cache entry runs, should a guest really branch to its address: back to
+ * the dispatch loop, which looks the address up properly (cpu->rip is set before a probe). */
+static int jump_cache_miss(xlate_cpu *cpu, uint8_t *mem_base)
+{
+    (void)cpu;
+    (void)mem_base;
+    return XLATE_EXIT_NEXT;
+}
+
+static void clear_jump_cache(xlate_code_map *map)
+{
+    for (int i = 0; i < XLATE_JUMP_CACHE_SIZE; i++) {
+        map->jump_cache[i].guest_addr = UINT64_MAX;
+        map->jump_cache[i].code = (void *)jump_cache_miss;
     }
 }
 
@@ -106,6 +142,7 @@ int xlate_code_map_insert(xlate_code_map *map, uint64_t guest_addr, void *code)
 
 void xlate_code_map_remove_range(xlate_code_map *map, uint64_t start, uint64_t end)
 {
+    clear_jump_cache(map);
     for (uint64_t i = 0; i <= map->mask; i++) {
         struct entry *e = &map->slots[i];
         if (e->code && e->code != TOMBSTONE && e->guest_addr >= start && e->guest_addr < end) {

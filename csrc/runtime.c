@@ -128,6 +128,7 @@ uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint6
 int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
 {
     volatile int rc = XLATE_EXIT_NEXT;
+    cpu->jump_cache = xlate_code_map_jump_cache(map);
     if (GUARDED(cpu, {
             while (rc == XLATE_EXIT_NEXT) {
                 if (cpu->stop_request) {

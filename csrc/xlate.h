@@ -26,6 +26,16 @@
 /* Guest addresses are below this; host base + address for the rest. */
 #define XLATE_GUEST_SPACE 0x1000000000
 
+/* A direct-mapped cache in front of the code map, probed inline by generated code at indirect
+ * branches and at exits to other batches; the dispatch loop fills it. Slot of a guest address:
+ * (guest_addr ^ guest_addr >> XLATE_JUMP_CACHE_BITS) & (XLATE_JUMP_CACHE_SIZE - 1). */
+#define XLATE_JUMP_CACHE_BITS 12
+#define XLATE_JUMP_CACHE_SIZE 4096
+typedef struct xlate_jump_entry {
+    uint64_t guest_addr;
+    void *code;
+} xlate_jump_entry;
+
 /* The state of one guest thread. */
 typedef struct xlate_cpu {
     uint64_t gpr[16];          /* rax rcx rdx rbx rsp rbp rsi rdi r8..r15 */
@@ -46,6 +56,7 @@ typedef struct xlate_cpu {
     int32_t stop_request;      /* set from anywhere to stop at the next safe point */
     uint64_t insn_count;       /* guest instructions retired by compiled code */
     uint64_t block_count;      /* blocks entered by compiled code */
+    xlate_jump_entry *jump_cache; /* the code map's, set by xlate_dispatch */
 } xlate_cpu;
 
 /* Compiled block: returns an XLATE_EXIT_* code, with cpu->rip set to where the guest goes next. */
@@ -63,6 +74,7 @@ int xlate_code_map_insert(xlate_code_map *map, uint64_t guest_addr, void *code);
 void *xlate_code_map_lookup(xlate_code_map *map, uint64_t guest_addr);
 void xlate_code_map_remove_range(xlate_code_map *map, uint64_t start, uint64_t end);
 uint64_t xlate_code_map_count(xlate_code_map *map);
+xlate_jump_entry *xlate_code_map_jump_cache(xlate_code_map *map);
 
 /* Run compiled code from cpu->rip until something needs the Python side. */
 int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map);

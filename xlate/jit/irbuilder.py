@@ -14,7 +14,7 @@ from llvmlite import ir
 from xlate.builder import Builder, Value, mask
 from xlate.decoder import Block, Insn
 from xlate.jit.vector_ir import VectorIR
-from xlate.runtime import EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi
+from xlate.runtime import EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
 
 I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
 PTR = ir.PointerType()
@@ -23,7 +23,9 @@ HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "insn_count",
-                       "block_count", "stop_request")}
+                       "block_count", "stop_request", "jump_cache")}
+JUMP_CACHE_BITS = lib.XLATE_JUMP_CACHE_BITS
+JUMP_CACHE_SIZE = lib.XLATE_JUMP_CACHE_SIZE
 
 
 def int_type(bits: int) -> ir.IntType:
@@ -238,22 +240,44 @@ class IRBuilder(VectorIR, Builder):
             self.ir.unreachable()
         elif exit_code == 0 and isinstance(next_rip, ir.Constant):
             self._leave(next_rip.constant)
+        elif exit_code == 0:
+            self._jump_via_cache(next_rip)
         else:
             self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
             self.ir.ret(ir.Constant(I32, exit_code))
         self.terminated = True
+
+    def _jump_via_cache(self, next_rip: Value) -> None:
+        """Go on to a computed address: a tail call to what the code map's jump cache holds for
+        it, or back to the dispatcher (which fills the cache) when it holds something else."""
+        self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
+        self._return_if_stop_requested()
+        cache = self.load_field(OFFSET["jump_cache"], PTR)
+        shifted = self.ir.lshr(next_rip, ir.Constant(I64, JUMP_CACHE_BITS))
+        slot = self.ir.and_(self.ir.xor(next_rip, shifted), ir.Constant(I64, JUMP_CACHE_SIZE - 1))
+        entry = self.ir.gep(cache, [self.ir.shl(slot, ir.Constant(I64, 4))], source_etype=I8)
+        cached_addr = self.ir.load(entry, typ=I64, align=8)
+        with self.unlikely(self.ir.icmp_unsigned("!=", cached_addr, next_rip)):
+            self.ir.ret(ir.Constant(I32, 0))
+        code_field = self.ir.gep(entry, [ir.Constant(I64, 8)], source_etype=I8)
+        code = self.ir.load(code_field, typ=BLOCK_FN.as_pointer(), align=8)
+        self.ir.ret(self.ir.call(code, [self.cpu, self.mem], tail="musttail"))
+
+    def _return_if_stop_requested(self) -> None:
+        """A safe point: a stop request returns to the dispatcher, which honours it."""
+        stop = self.load_field(OFFSET["stop_request"], I32)
+        with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
+            self.ir.ret(ir.Constant(I32, 0))
 
     def _leave(self, guest_addr: int) -> None:
         """Go on to guest_addr: a tail call when it is compiled in this module, else back to
         the dispatcher. State must be flushed already."""
         target = self.chain.get(guest_addr)
         if target is None:
-            self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
-            self.ir.ret(ir.Constant(I32, 0))
+            self._jump_via_cache(ir.Constant(I64, guest_addr))
             return
-        # A safe point: a stop request returns to the dispatcher, which honours it.
-        stop = self.load_field(OFFSET["stop_request"], I32)
-        with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
+        with self.unlikely(self.ir.icmp_unsigned(
+                "!=", self.load_field(OFFSET["stop_request"], I32), ir.Constant(I32, 0))):
             self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
             self.ir.ret(ir.Constant(I32, 0))
         callee = self.external(target, BLOCK_FN)
