@@ -12,8 +12,7 @@
 static __thread sigjmp_buf *guard_jmp;
 static __thread xlate_cpu *guard_cpu;
 
-static uint8_t *region_base;
-static uint64_t region_size;
+static int installed;
 static struct sigaction previous_segv, previous_bus;
 
 void xlate_fault(xlate_cpu *cpu, uint64_t guest_addr)
@@ -27,8 +26,9 @@ static void on_host_fault(int sig, siginfo_t *info, void *context)
 {
     (void)context;
     uint8_t *addr = info->si_addr;
-    if (guard_jmp && addr >= region_base && addr < region_base + region_size) {
-        guard_cpu->fault_addr = (uint64_t)(addr - region_base);
+    if (guard_jmp && addr >= guard_cpu->mem_base &&
+        addr < guard_cpu->mem_base + XLATE_GUEST_SPACE + XLATE_GUEST_GUARD) {
+        guard_cpu->fault_addr = (uint64_t)(addr - guard_cpu->mem_base);
         guard_cpu->fault_signal = sig;
         siglongjmp(*guard_jmp, 1);
     }
@@ -36,10 +36,10 @@ static void on_host_fault(int sig, siginfo_t *info, void *context)
     sigaction(sig, sig == SIGBUS ? &previous_bus : &previous_segv, NULL);
 }
 
-int xlate_runtime_init(uint8_t *guest_base, uint64_t guest_size, uint64_t guard)
+int xlate_runtime_init(void)
 {
-    region_base = guest_base;
-    region_size = guest_size + guard;
+    if (installed)
+        return 0;
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_host_fault;
@@ -48,6 +48,7 @@ int xlate_runtime_init(uint8_t *guest_base, uint64_t guest_size, uint64_t guard)
     sigemptyset(&action.sa_mask);
     if (sigaction(SIGSEGV, &action, &previous_segv) || sigaction(SIGBUS, &action, &previous_bus))
         return -1;
+    installed = 1;
     return 0;
 }
 

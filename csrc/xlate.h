@@ -23,8 +23,11 @@
 #define XLATE_OF 5
 #define XLATE_DF 6
 
-/* Guest addresses are below this; host base + address for the rest. */
+/* Guest addresses are below this; host base + address for the rest. Beyond the space lies a
+ * guard region, inaccessible, so that an access at its very end or a clamped wild address
+ * faults cleanly. */
 #define XLATE_GUEST_SPACE 0x1000000000
+#define XLATE_GUEST_GUARD 0x100000
 
 /* A direct-mapped cache in front of the code map, probed inline by generated code at indirect
  * branches and at exits to other batches; the dispatch loop fills it. Slot of a guest address:
@@ -64,8 +67,9 @@ typedef int (*xlate_block_fn)(xlate_cpu *cpu, uint8_t *mem_base);
 
 typedef struct xlate_code_map xlate_code_map;
 
-/* Process set-up: installs the fault handlers for the guest region [base, base + size + guard). */
-int xlate_runtime_init(uint8_t *guest_base, uint64_t guest_size, uint64_t guard);
+/* Process set-up, idempotent: installs the handlers that turn host faults in the guest region of
+ * the running cpu into guest faults. */
+int xlate_runtime_init(void);
 
 /* Guest guest -> compiled code. */
 xlate_code_map *xlate_code_map_new(void);

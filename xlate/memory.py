@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from xlate.runtime import GUEST_SPACE, ffi, lib
 
+GUARD = lib.XLATE_GUEST_GUARD
+
 PAGE = 4096
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 # Host mmap constants (Linux's generic values, the same on x86-64 and aarch64).
 HOST_PROT_NONE, HOST_PROT_READ, HOST_PROT_WRITE = 0, 1, 2
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS, MAP_NORESERVE = 0x1, 0x2, 0x10, 0x20, 0x4000
-GUARD = 1 << 20  # beyond the guest space, so that a wide access at its very end faults cleanly
 
 # Guest layout: where things go when the guest does not choose.
 STACK_TOP = GUEST_SPACE - (1 << 30)
@@ -68,8 +69,18 @@ class AddressSpace:
         self.host_base = base
         self.base = int(ffi.cast("uintptr_t", base))
         self.mappings: list[Mapping] = []  # sorted, disjoint
-        if lib.xlate_runtime_init(ffi.cast("uint8_t *", base), GUEST_SPACE, GUARD):
+        if lib.xlate_runtime_init():
             raise OSError("cannot install the fault handlers")
+
+    def close(self) -> None:
+        """Give the reservation back to the host; the address space is unusable afterwards."""
+        if self.host_base is not None:
+            lib.munmap(self.host_base, GUEST_SPACE + GUARD)
+            self.host_base = None
+            self.mappings = []
+
+    def __del__(self) -> None:
+        self.close()
 
     # -- mappings ---------------------------------------------------------------------------
 
