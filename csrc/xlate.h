@@ -107,6 +107,82 @@ uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t size, uint64_t divisor);
 uint64_t xlate_helper_cpuid(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 uint64_t xlate_helper_rdtsc(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 
+/* The x87 FPU (csrc/x87.c): the register stack, tags and status word live in xlate_cpu, the
+ * arithmetic is f80.c's.  Every exception takes the masked response.  A helper's first argument
+ * is a code: an operand kind in bits 4-7, an operation in bits 0-3 and modifiers; the second is
+ * what the kind names: a register index i for ST(i), a guest address for memory, a selector for
+ * a constant. */
+#define XLATE_X87_STI 0x00
+#define XLATE_X87_M32FP 0x10
+#define XLATE_X87_M64FP 0x20
+#define XLATE_X87_M80FP 0x30
+#define XLATE_X87_M16INT 0x40
+#define XLATE_X87_M32INT 0x50
+#define XLATE_X87_M64INT 0x60
+#define XLATE_X87_CONST 0x70    /* 0 one, 1 zero, 2 pi, 3 log2(e), 4 log2(10), 5 log10(2), 6 ln(2) */
+#define XLATE_X87_M80BCD 0x80   /* 18 packed decimal digits and a sign byte (fbld, fbstp) */
+#define XLATE_X87_POP 0x100     /* pop once afterwards */
+#define XLATE_X87_POP2 0x200    /* pop twice afterwards (fcompp, fucompp) */
+#define XLATE_X87_TO_STI 0x400  /* arith: ST(i) = ST(i) op ST(0), not ST(0) = ST(0) op ST(i) */
+#define XLATE_X87_TRUNC 0x800   /* store to an integer truncating (fisttp) */
+/* x87_arith operations: dest = dest op source. */
+#define XLATE_X87_ADD 0
+#define XLATE_X87_MUL 1
+#define XLATE_X87_COM 2         /* fcom: C3 C2 C0 */
+#define XLATE_X87_UCOM 3        /* fucom */
+#define XLATE_X87_SUB 4
+#define XLATE_X87_SUBR 5        /* source - dest */
+#define XLATE_X87_DIV 6
+#define XLATE_X87_DIVR 7        /* source / dest */
+#define XLATE_X87_COMI 8        /* fcomi: returns ZF PF CF at their rflags bit positions */
+#define XLATE_X87_UCOMI 9
+/* x87_unary operations, on ST(0) (and ST(1)). */
+#define XLATE_X87_FCHS 0
+#define XLATE_X87_FABS 1
+#define XLATE_X87_FSQRT 2
+#define XLATE_X87_FRNDINT 3
+#define XLATE_X87_FSCALE 4
+#define XLATE_X87_FPREM 5
+#define XLATE_X87_FPREM1 6
+#define XLATE_X87_FXTRACT 7
+#define XLATE_X87_FXAM 8
+#define XLATE_X87_FTST 9
+#define XLATE_X87_F2XM1 10      /* the transcendental ones agree with the hardware to an ulp */
+#define XLATE_X87_FYL2X 11
+#define XLATE_X87_FYL2XP1 12
+#define XLATE_X87_FPATAN 13
+#define XLATE_X87_FSIN 14
+#define XLATE_X87_FCOS 15
+#define XLATE_X87_FSINCOS 16
+#define XLATE_X87_FPTAN 17
+/* x87_stack operations; b is the register index where there is one. */
+#define XLATE_X87_FXCH 0
+#define XLATE_X87_FFREE 1
+#define XLATE_X87_FFREEP 2
+#define XLATE_X87_FINCSTP 3
+#define XLATE_X87_FDECSTP 4
+#define XLATE_X87_FNINIT 5
+#define XLATE_X87_FNCLEX 6
+/* x87_control operations: fnstcw and fnstsw return the word, fldcw takes it as b, the others
+ * take a guest address. */
+#define XLATE_X87_FNSTCW 0
+#define XLATE_X87_FNSTSW 1
+#define XLATE_X87_FLDCW 2
+#define XLATE_X87_FNSTENV 3
+#define XLATE_X87_FLDENV 4
+#define XLATE_X87_FNSAVE 5
+#define XLATE_X87_FRSTOR 6
+#define XLATE_X87_FXSAVE 7
+#define XLATE_X87_FXRSTOR 8
+#define XLATE_X87_MXCSR_MASK 0xFFFF /* the MXCSR bits fxsave reports as writable */
+uint64_t xlate_helper_x87_load(xlate_cpu *cpu, uint64_t code, uint64_t operand);
+uint64_t xlate_helper_x87_store(xlate_cpu *cpu, uint64_t code, uint64_t operand);
+uint64_t xlate_helper_x87_arith(xlate_cpu *cpu, uint64_t code, uint64_t operand);
+uint64_t xlate_helper_x87_unary(xlate_cpu *cpu, uint64_t op, uint64_t unused);
+uint64_t xlate_helper_x87_stack(xlate_cpu *cpu, uint64_t op, uint64_t index);
+uint64_t xlate_helper_x87_fcmov(xlate_cpu *cpu, uint64_t condition, uint64_t index);
+uint64_t xlate_helper_x87_control(xlate_cpu *cpu, uint64_t op, uint64_t operand);
+
 /* libc, for guest memory management from Python. */
 void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
 int munmap(void *addr, size_t length);

@@ -30,6 +30,12 @@ def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
     for i, value in enumerate(state.xmm):
         ffi.buffer(cpu.xmm[i])[:] = value.to_bytes(16, "little")
     cpu.mxcsr = state.mxcsr
+    # x87: the oracle's FXSAVE form has ST(i) in stack order and an abridged tag (bit set: in
+    # use); the cpu struct has physical registers and a bit set for each empty one.
+    cpu.fpu_cw, cpu.fpu_sw, cpu.fpu_tag = state.fcw, state.fsw, ~state.ftw & 0xFF
+    top = state.fsw >> 11 & 7
+    for i, value in enumerate(state.st):
+        ffi.buffer(cpu.st[(top + i) & 7])[0:10] = value.to_bytes(10, "little")
     cpu.rip = CODE_ADDR
     end = CODE_ADDR + len(code)
     result = machine.run(until=end)
@@ -38,6 +44,9 @@ def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
     out.rflags = sum(cpu.flags[FLAG_SLOT[name]] << bit for name, bit in RFLAGS_BITS.items())
     out.xmm = [int.from_bytes(ffi.buffer(cpu.xmm[i]), "little") for i in range(16)]
     out.mxcsr = cpu.mxcsr
+    out.fcw, out.fsw, out.ftw = cpu.fpu_cw, cpu.fpu_sw, ~cpu.fpu_tag & 0xFF
+    top = cpu.fpu_sw >> 11 & 7
+    out.st = [int.from_bytes(ffi.buffer(cpu.st[(top + i) & 7])[0:10], "little") for i in range(8)]
     out.mem = memory.read(DATA_ADDR, DATA_SIZE)
     out.rip = cpu.rip
     out.signal = result.signal

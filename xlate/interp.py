@@ -9,6 +9,7 @@ from xlate.builder import Builder, mask
 from xlate.decoder import Block
 from xlate.runtime import EXIT_FAULT, EXIT_NEXT, EXIT_SIGILL, EXIT_STOP, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS
+from xlate.vector_interp import VectorInterp
 
 _SEGMENT_FIELD = {"fs": "fs_base", "gs": "gs_base"}
 
@@ -20,7 +21,7 @@ class BlockExit(Exception):
         self.exit_code = exit_code
 
 
-class InterpBuilder(Builder):
+class InterpBuilder(VectorInterp, Builder):
     """Primitives on Python ints (unsigned, masked to their width) and on the cpu struct."""
 
     def __init__(self, cpu) -> None:

@@ -2,9 +2,12 @@
 
 Values stay i128 (or i32/i64 for scalars) between primitives, as the builder interface has them;
 each primitive bitcasts to the LLVM vector type it works on, which costs nothing. Float results
-follow x86's rules because LLVM emits the same SSE instructions on an x86-64 host; an aarch64
-port must make them explicit where marked "x86 host" (NaN choice and quieting, the default NaN,
-the indefinite integer), as xlate.vector_interp does."""
+follow x86's rules because LLVM emits the same SSE instructions on an x86-64 host, and the
+arithmetic is LLVM's constrained (unfoldable) form so that constant folding cannot substitute
+LLVM's own NaN rules. An aarch64 port must make the rules explicit where marked "x86 host" (which
+NaN a result carries, quieting, the negative default NaN), as xlate.vector_interp does; min/max,
+compares and the integer indefinite value are already spelled out here.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ class VectorIR:
             fn = ir.Function(self.module, ir.FunctionType(ret, [a.type for a in args]), name)
         return self.ir.call(fn, list(args))
 
-    def _lanes2(self, a: ir.Value, b: ir.Value, lane: int, fn) -> ir.Value:
+    def _lanewise(self, a: ir.Value, b: ir.Value, lane: int, fn) -> ir.Value:
         return self._as_int(fn(self._as_ivec(a, lane), self._as_ivec(b, lane)))
 
     def _mask_to_lanes(self, cond: ir.Value, ty: ir.Type) -> ir.Value:
@@ -87,15 +90,15 @@ class VectorIR:
     # -- integer lanes ------------------------------------------------------------------------
 
     def vadd(self, a, b, lane):
-        return self._lanes2(a, b, lane, self.ir.add)
+        return self._lanewise(a, b, lane, self.ir.add)
 
     def vsub(self, a, b, lane):
-        return self._lanes2(a, b, lane, self.ir.sub)
+        return self._lanewise(a, b, lane, self.ir.sub)
 
     def _saturating(self, op: str, a, b, lane, signed):
         ty = _ivec(lane)
         name = f"llvm.{'s' if signed else 'u'}{op}.sat.{_mangle(ty)}"
-        return self._lanes2(a, b, lane, lambda x, y: self._vector_intrinsic(name, ty, x, y))
+        return self._lanewise(a, b, lane, lambda x, y: self._vector_intrinsic(name, ty, x, y))
 
     def vadd_sat(self, a, b, lane, signed):
         return self._saturating("add", a, b, lane, signed)
@@ -107,7 +110,7 @@ class VectorIR:
         def pick(x, y):
             cmp = self.ir.icmp_signed if signed else self.ir.icmp_unsigned
             return self.ir.select(cmp("<" if less else ">", x, y), x, y)
-        return self._lanes2(a, b, lane, pick)
+        return self._lanewise(a, b, lane, pick)
 
     def vmin(self, a, b, lane, signed):
         return self._int_pick(a, b, lane, signed, True)
@@ -116,14 +119,14 @@ class VectorIR:
         return self._int_pick(a, b, lane, signed, False)
 
     def vmul_lo(self, a, b, lane):
-        return self._lanes2(a, b, lane, self.ir.mul)
+        return self._lanewise(a, b, lane, self.ir.mul)
 
     def vmul_hi(self, a, b, lane, signed):
         def mulhi(x, y):
             product = self._widen_mul(x, y, lane, signed)
             high = self.ir.lshr(product, _splat(product.type, lane))
             return self.ir.trunc(high, _ivec(lane))
-        return self._lanes2(a, b, lane, mulhi)
+        return self._lanewise(a, b, lane, mulhi)
 
     def vavg(self, a, b, lane):
         def average(x, y):
@@ -131,14 +134,14 @@ class VectorIR:
             total = self.ir.add(self.ir.add(self.ir.zext(x, wide), self.ir.zext(y, wide)),
                                 _splat(wide, 1))
             return self.ir.trunc(self.ir.lshr(total, _splat(wide, 1)), _ivec(lane))
-        return self._lanes2(a, b, lane, average)
+        return self._lanewise(a, b, lane, average)
 
     def vcmpeq(self, a, b, lane):
-        return self._lanes2(a, b, lane, lambda x, y: self._mask_to_lanes(
+        return self._lanewise(a, b, lane, lambda x, y: self._mask_to_lanes(
             self.ir.icmp_unsigned("==", x, y), x.type))
 
     def vcmpgt(self, a, b, lane):
-        return self._lanes2(a, b, lane, lambda x, y: self._mask_to_lanes(
+        return self._lanewise(a, b, lane, lambda x, y: self._mask_to_lanes(
             self.ir.icmp_signed(">", x, y), x.type))
 
     def _vector_shift(self, op, a, count, lane: int, sign_fill: bool):
@@ -208,25 +211,39 @@ class VectorIR:
     def _as_float(self, a, fbits: int, bits: int) -> ir.Value:
         return self.ir.bitcast(a, _ftype(fbits, bits // fbits))
 
-    def _farith(self, op, a, b, fbits, bits):
-        # x86 host: NaN operands, the default NaN and rounding are the SSE instruction's own.
-        return self._as_int(op(self._as_float(a, fbits, bits), self._as_float(b, fbits, bits)))
+    def _strict(self, op: str, *args: ir.Value) -> ir.Value:
+        """LLVM's constrained form of a float operation, with exceptions strict: it cannot be
+        constant-folded, so the result is the instruction's even when the guest's operands are
+        constants in the block (LLVM would fold 0/0 to a positive NaN, x*1.0 to an unquieted
+        signalling x)."""
+        ty = args[0].type
+        metadata = [ir.MetaDataString(self.module, "round.tonearest"),
+                    ir.MetaDataString(self.module, "fpexcept.strict")]
+        name = f"llvm.experimental.constrained.{op}.{_mangle(ty)}"
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fnty = ir.FunctionType(ty, [a.type for a in args] + [ir.MetaDataType()] * 2)
+            fn = ir.Function(self.module, fnty, name)
+        return self.ir.call(fn, [*args, *metadata])
 
-    def fadd(self, a, b, fbits, bits): return self._farith(self.ir.fadd, a, b, fbits, bits)
-    def fsub(self, a, b, fbits, bits): return self._farith(self.ir.fsub, a, b, fbits, bits)
-    def fmul(self, a, b, fbits, bits): return self._farith(self.ir.fmul, a, b, fbits, bits)
-    def fdiv(self, a, b, fbits, bits): return self._farith(self.ir.fdiv, a, b, fbits, bits)
+    def _farith(self, op: str, a, b, fbits, bits):
+        # x86 host: NaN operands, the default NaN and rounding are the SSE instruction's own.
+        x, y = self._as_float(a, fbits, bits), self._as_float(b, fbits, bits)
+        return self._as_int(self._strict(op, x, y))
+
+    def fadd(self, a, b, fbits, bits): return self._farith("fadd", a, b, fbits, bits)
+    def fsub(self, a, b, fbits, bits): return self._farith("fsub", a, b, fbits, bits)
+    def fmul(self, a, b, fbits, bits): return self._farith("fmul", a, b, fbits, bits)
+    def fdiv(self, a, b, fbits, bits): return self._farith("fdiv", a, b, fbits, bits)
 
     def fsqrt(self, a, fbits, bits):
-        x = self._as_float(a, fbits, bits)
-        return self._as_int(self._vector_intrinsic(f"llvm.sqrt.{_mangle(x.type)}", x.type, x))
+        return self._as_int(self._strict("sqrt", self._as_float(a, fbits, bits)))
 
     def _fpick(self, a, b, fbits, bits, operator: str):
         # Written as x86 defines minps/maxps (the second operand unless a < b / a > b), which
         # is also the pattern LLVM's x86 back end turns into those instructions.
-        def pick(x, y):
-            return self.ir.select(self.ir.fcmp_ordered(operator, x, y), x, y)
-        return self._farith(pick, a, b, fbits, bits)
+        x, y = self._as_float(a, fbits, bits), self._as_float(b, fbits, bits)
+        return self._as_int(self.ir.select(self.ir.fcmp_ordered(operator, x, y), x, y))
 
     def fmin(self, a, b, fbits, bits): return self._fpick(a, b, fbits, bits, "<")
     def fmax(self, a, b, fbits, bits): return self._fpick(a, b, fbits, bits, ">")

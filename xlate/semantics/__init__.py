@@ -6,8 +6,10 @@ from xlate.semantics import (  # noqa: F401  (importing a family registers it)
     control,
     muldiv,
     shift,
+    sse,
     string,
     system,
+    x87,
 )
 from xlate.semantics.registry import SEMANTICS, UNDEFINED_FLAGS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from xlate.builder import Builder, Value
 from xlate.decoder import MEM, Insn, Operand
+from xlate.runtime import EXIT_FAULT
 from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
@@ -83,7 +84,12 @@ def move_extend(b: Builder, insn: Insn) -> None:
 @semantics("lea")
 def lea(b: Builder, insn: Insn) -> None:
     bits = insn.op(0).size * 8
-    b.write(insn.op(0), b.resize(b.address(insn.op(1)), 64, bits))
+    src = insn.op(1)
+    addr = b.address(src)
+    # With the 0x67 prefix (32-bit registers in the address) the sum wraps at 2**32.
+    if any(reg is not None and reg.bits == 32 for reg in (src.base, src.index)):
+        addr = b.zext(b.trunc(addr, 64, 32), 32, 64)
+    b.write(insn.op(0), b.resize(addr, 64, bits))
 
 
 def _write_two(b: Builder, first: Operand, first_value: Value, last: Operand,
@@ -125,7 +131,34 @@ def cmpxchg(b: Builder, insn: Insn) -> None:
     flags.sub(b, r, acc, dest, bits)
     equal = b.eq(acc, dest, bits)
     b.write(insn.op(0), b.select(equal, b.read(insn.op(1)), dest, bits))
-    b.set_reg(0, b.select(equal, acc, dest, bits), bits)
+    # The accumulator is loaded only when they differ: after `cmpxchg ax, cx` succeeds, ax
+    # holds cx. Whole-register select, so that a 32-bit load zero-extends and no load does not.
+    kept = b.get_gpr(0)
+    b.set_reg(0, dest, bits)
+    b.set_gpr(0, b.select(equal, kept, b.get_gpr(0), 64))
+
+
+@semantics("cmpxchg8b")
+def cmpxchg_pair(b: Builder, insn: Insn) -> None:
+    # edx:eax (rdx:rax) against the memory pair: equal stores ecx:ebx (rcx:rbx), else loads the
+    # pair into the accumulators. Only ZF changes. cmpxchg16b's operand must be 16-byte
+    # aligned (#GP, SIGSEGV); the pair is written back either way, as for cmpxchg.
+    # (Capstone also calls some 0f c2 compares cmpxchg16b: xlate.semantics.sse registers that
+    # name and hands the real one, with its memory operand, to this function.)
+    half = insn.op(0).size * 4
+    addr = b.address(insn.op(0))
+    if half == 64:
+        b.exit_if(b.ne(b.and_(addr, b.const(15, 64), 64), b.const(0, 64), 64), EXIT_FAULT)
+    high_addr = b.add(addr, b.const(half // 8, 64), 64)
+    low, high = b.load(addr, half), b.load(high_addr, half)
+    equal = b.and_(b.eq(low, b.get_reg(0, half), half), b.eq(high, b.get_reg(2, half), half), 1)
+    b.store(addr, b.select(equal, b.get_reg(3, half), low, half), half)
+    b.store(high_addr, b.select(equal, b.get_reg(1, half), high, half), half)
+    for index, value in ((0, low), (2, high)):
+        kept = b.get_gpr(index)
+        b.set_reg(index, value, half)
+        b.set_gpr(index, b.select(equal, kept, b.get_gpr(index), 64))
+    b.set_flag("zf", equal)
 
 
 @semantics("bswap")

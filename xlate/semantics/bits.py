@@ -43,7 +43,8 @@ def bit_test(b: Builder, insn: Insn) -> None:
 
 @semantics("bsf", "bsr", undefined="cf of sf af pf")
 def bit_scan(b: Builder, insn: Insn) -> None:
-    # A zero source sets ZF and leaves the destination unchanged (as AMD documents and Intel does).
+    # A zero source sets ZF and leaves the destination register unchanged, all 64 bits of it
+    # (as AMD and now Intel document; some Intel parts clear the upper half of a 32-bit one).
     bits = insn.op(0).size * 8
     x = b.read(insn.op(1))
     zero = b.is_zero(x, bits)
@@ -51,7 +52,10 @@ def bit_scan(b: Builder, insn: Insn) -> None:
         r = b.ctz(x, bits)
     else:
         r = b.sub(b.const(bits - 1, bits), b.clz(x, bits), bits)
-    b.write(insn.op(0), b.select(zero, b.read(insn.op(0)), r, bits))
+    index = insn.op(0).reg.index
+    kept = b.get_gpr(index)
+    b.write(insn.op(0), r)
+    b.set_gpr(index, b.select(zero, kept, b.get_gpr(index), 64))
     b.set_flag("zf", zero)
 
 

@@ -33,11 +33,25 @@ def jump_if_count_zero(b: Builder, insn: Insn) -> None:
     b.end_block(b.select(zero, _target(b, insn), b.const(insn.next, 64), 64))
 
 
+_LEGACY_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
+
+
+def _address_bits(insn: Insn) -> int:
+    """64, or 32 with the address-size prefix (0x67), which makes loop count in ecx."""
+    for byte in insn.raw:
+        if byte == 0x67:
+            return 32
+        if byte not in _LEGACY_PREFIXES:
+            break
+    return 64
+
+
 @semantics("loop", "loope", "loopne")
 def loop(b: Builder, insn: Insn) -> None:
-    count = b.sub(b.get_gpr(1), b.const(1, 64), 64)
-    b.set_gpr(1, count)
-    go = b.ne(count, b.const(0, 64), 64)
+    bits = _address_bits(insn)  # a 32-bit count is written as ecx, zero-extending
+    count = b.sub(b.get_reg(1, bits), b.const(1, bits), bits)
+    b.set_reg(1, count, bits)
+    go = b.ne(count, b.const(0, bits), bits)
     if insn.name == "loope":
         go = b.and_(go, b.get_flag("zf"), 1)
     elif insn.name == "loopne":
@@ -76,11 +90,9 @@ def setcc(b: Builder, insn: Insn) -> None:
 
 @semantics("push")
 def push(b: Builder, insn: Insn) -> None:
+    # Capstone sizes push imm8/imm32 at 8 bytes (sign-extended) and pushw imm at 2.
     bits = insn.op(0).size * 8
-    value = b.read(insn.op(0))
-    if insn.op(0).kind == IMM and bits < 64:  # push imm8/imm32 pushes the sign-extended value
-        value, bits = b.sext(value, bits, 64), 64
-    b.push(value, bits)
+    b.push(b.read(insn.op(0)), bits)
 
 
 @semantics("pop")
@@ -98,11 +110,16 @@ def leave(b: Builder, insn: Insn) -> None:
 
 @semantics("enter")
 def enter(b: Builder, insn: Insn) -> None:
-    # Nesting levels above zero are not used by compilers; level 0 is push rbp; mov rbp, rsp.
+    # Level 0 is push rbp; mov rbp, rsp; sub rsp, size. A nesting level L also copies L - 1
+    # frame pointers from the old frame's display ([rbp - 8], [rbp - 16]...) and pushes the
+    # new frame pointer.
     size, level = insn.op(0).imm & 0xffff, insn.op(1).imm & 0x1f
-    if level:
-        raise NotImplementedError("enter with a nesting level")
-    b.push(b.get_gpr(5))
+    old_frame = b.get_gpr(5)
+    b.push(old_frame)
     frame = b.get_gpr(4)
+    if level:
+        for i in range(1, level):
+            b.push(b.load(b.sub(old_frame, b.const(8 * i, 64), 64), 64))
+        b.push(frame)
     b.set_gpr(5, frame)
-    b.set_gpr(4, b.sub(frame, b.const(size, 64), 64))
+    b.set_gpr(4, b.sub(b.get_gpr(4), b.const(size, 64), 64))

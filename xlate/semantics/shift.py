@@ -4,17 +4,20 @@ zero changes neither the operand nor the flags."""
 from __future__ import annotations
 
 from xlate.builder import Builder, Value
-from xlate.decoder import Insn
+from xlate.decoder import IMM, Insn
 from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
 
 def _count(b: Builder, insn: Insn, bits: int, operand: int = 1) -> Value:
     """The masked count, as a 64-bit value."""
-    if len(insn.ops) > operand:
-        n = b.resize(b.read(insn.op(operand)), insn.op(operand).size * 8, 64)
-    else:  # the one-operand forms (d0/d1) shift by 1
+    if len(insn.ops) <= operand:  # the one-operand forms (d0/d1) shift by 1
         n = b.const(1, 64)
+    elif insn.op(operand).kind == IMM:
+        # The immediate itself: Capstone gives `rcl byte ptr [rax], 1` (d0 /2) a 0-byte size.
+        n = b.const(insn.op(operand).imm & 0xFF, 64)
+    else:
+        n = b.resize(b.read(insn.op(operand)), insn.op(operand).size * 8, 64)
     return b.and_(n, b.const(63 if bits == 64 else 31, 64), 64)
 
 

@@ -7,11 +7,13 @@ from xlate.decoder import Insn
 from xlate.semantics.registry import semantics
 
 _SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}
+# Names that Capstone also gives SSE instructions (movsd, and cmps* for the 0f c2 compares):
+# xlate.semantics.sse registers them and calls string() for the string forms.
+_SHARED_WITH_SSE = {"movsd", "cmpsb", "cmpsw", "cmpsd", "cmpsq"}
 
 
-@semantics(*(kind + size for kind in ("movs", "stos", "lods", "cmps", "scas") for size in "bwdq"))
+@semantics(*(kind + size for kind in ("movs", "stos", "lods", "cmps", "scas") for size in "bwdq"
+             if kind + size not in _SHARED_WITH_SSE))
 def string(b: Builder, insn: Insn) -> None:
-    # movsd/cmpsd are also SSE instructions: Capstone gives those register operands, and the
-    # SSE family takes them (see xlate.semantics.sse), so only string forms arrive here.
     kind, size = insn.name[:4], _SIZES[insn.name[4]]
     b.call_helper("rep_" + kind, b.const(size, 64), b.const(insn.rep, 64))

@@ -69,14 +69,17 @@ def set_rflags(b: Builder, value, names) -> None:
         b.set_flag(name, b.bit(value, RFLAGS_BITS[name], 64))
 
 
+# Capstone names the 64-bit forms pushfq/popfq, and the 16-bit ones (0x66) pushf/popf.
 @semantics("pushfq", "pushf")
 def pushf(b: Builder, insn: Insn) -> None:
-    b.push(rflags(b))
+    bits = 64 if insn.name == "pushfq" else 16
+    b.push(b.trunc(rflags(b), 64, bits) if bits < 64 else rflags(b), bits)
 
 
 @semantics("popfq", "popf")
 def popf(b: Builder, insn: Insn) -> None:
-    set_rflags(b, b.pop(), RFLAGS_BITS)
+    bits = 64 if insn.name == "popfq" else 16
+    set_rflags(b, b.zext(b.pop(bits), bits, 64) if bits < 64 else b.pop(), RFLAGS_BITS)
 
 
 @semantics("lahf")
