@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import strategies as st
 
-from tests.difftest import ENGINES
 from tests.integer_forms import (
     GPR,
     PTR,
@@ -16,12 +15,9 @@ from tests.integer_forms import (
     engines,
     full_name,
     imm,
-    known_failure,
     values,
     widths_with_legacy8,
 )
-from xlate.semantics import SEMANTICS
-from xlate.semantics.alu import cmpxchg_pair
 
 
 @st.composite
@@ -230,9 +226,6 @@ def test_accumulator_sign_extensions_match_the_cpu(engine, mnemonic):
 def test_cmpxchg_pair_matches_the_cpu_when_equal_not_equal_and_misaligned(
         engine, mnemonic, request):
     # cmpxchg16b faults (#GP, SIGSEGV) on an operand that is not 16-byte aligned.
-    if mnemonic == "cmpxchg16b" and SEMANTICS["cmpxchg16b"] is not cmpxchg_pair:
-        known_failure(request, engine, ENGINES, "sse.float_compare owns the name cmpxchg16b "
-                      "and does not yet pass the real one to alu.cmpxchg_pair")
     @st.composite
     def cases(draw: st.DrawFn) -> object:
         ops = Operands(draw, avoid=frozenset({"rsp", "rax", "rbx", "rcx", "rdx"}))
@@ -257,7 +250,6 @@ def test_cmpxchg_pair_matches_the_cpu_when_equal_not_equal_and_misaligned(
 def test_memory_operands_with_32_bit_addresses_wrap_at_4_gib(engine, request):
     # With the 0x67 prefix the address is ebx + ecx*scale + disp, modulo 2**32: the upper
     # halves of the registers do not take part.
-    known_failure(request, engine, ENGINES, "builder.address: ignores the 0x67 address size")
 
     @st.composite
     def cases(draw: st.DrawFn) -> object:

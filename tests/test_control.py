@@ -13,7 +13,6 @@ from tests.integer_forms import (
     Operands,
     check_cases,
     engines,
-    known_failure,
     values,
     widths_with_legacy8,
 )
@@ -62,7 +61,6 @@ def test_cmov_moves_when_the_cpu_does_and_always_zero_extends_32_bits(engine, cc
 @engines
 def test_cmov_reads_its_memory_source_even_when_the_condition_is_false(engine, request):
     # A faulting source faults whatever the flags say.
-    known_failure(request, engine, ("jit",), "jit: a load under a false select is dropped")
     @st.composite
     def cases(draw: st.DrawFn) -> object:
         ops = Operands(draw)
@@ -86,14 +84,10 @@ def test_setcc_writes_the_condition_the_cpu_computes(engine, cc):
 # Capstone puts loop/loope/loopne in CS_GRP_BRANCH_RELATIVE but not CS_GRP_JUMP, so
 # xlate/decoder.py does not end a block at them, and the interpreter runs the instructions
 # after a taken loop too (the JIT's block exit skips them).
-LOOP_BLOCK_BUG = "decoder: loop/loope/loopne do not end their block"
-
-
 @engines
 @pytest.mark.parametrize("mnemonic", ["loop", "loope", "loopne"])
 def test_loops_jump_forward_like_the_cpu_from_any_count(engine, mnemonic, request):
     # From any count: 0 wraps to 2**64 - 1 and jumps.
-    known_failure(request, engine, ("interp",), LOOP_BLOCK_BUG)
     @st.composite
     def cases(draw: st.DrawFn) -> object:
         return Operands(draw).case(f"{mnemonic} 1f\nmov r8d, 1\n1:", rcx=draw(values))
@@ -129,8 +123,6 @@ def test_jump_if_count_zero_tests_the_right_width(engine, mnemonic):
 @engines
 @pytest.mark.parametrize("then", ["1f", "2f"])
 def test_addr32_loop_counts_ecx_like_the_cpu(engine, then, request):
-    if then == "1f":
-        known_failure(request, engine, ("interp",), LOOP_BLOCK_BUG)
     # With the 0x67 prefix, loop decrements and tests ecx (and zero-extends it into rcx).
     @st.composite
     def cases(draw: st.DrawFn) -> object:

@@ -69,7 +69,10 @@ class Builder(VectorPrimitives):
     def get_xmm(self, index: int) -> Value: raise NotImplementedError
     def set_xmm(self, index: int, value: Value) -> None: raise NotImplementedError
     def get_segment_base(self, segment: str) -> Value: raise NotImplementedError
-    def load(self, guest_addr: Value, bits: int) -> Value: raise NotImplementedError
+    # A volatile load happens (and may fault) even when its value goes unused.
+    def load(self, guest_addr: Value, bits: int, volatile: bool = False) -> Value:
+        raise NotImplementedError
+
     def store(self, guest_addr: Value, value: Value, bits: int) -> None: raise NotImplementedError
 
     def call_helper(self, name: str, a: Value, b: Value) -> Value:
@@ -124,17 +127,19 @@ class Builder(VectorPrimitives):
             if op.scale > 1:
                 index = self.shl(index, self.const(op.scale.bit_length() - 1, 64), 64)
             addr = self.add(addr, index, 64)
+        if self.insn.addr32:  # the 0x67 prefix: the sum wraps at 32 bits, before the segment
+            addr = self.zext(self.trunc(addr, 64, 32), 32, 64)
         if op.segment:
             addr = self.add(addr, self.get_segment_base(op.segment), 64)
         return addr
 
-    def read(self, op: Operand, bits: int | None = None) -> Value:
+    def read(self, op: Operand, bits: int | None = None, volatile: bool = False) -> Value:
         """An operand's value at its own width (or `bits`, for an xmm register or memory)."""
         bits = bits or op.size * 8
         if op.kind == IMM:
             return self.const(op.imm & mask(bits), bits)
         if op.kind == MEM:
-            return self.load(self.address(op), bits)
+            return self.load(self.address(op), bits, volatile)
         reg = op.reg
         if reg.file == GPR:
             value = self.get_gpr(reg.index)

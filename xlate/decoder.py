@@ -53,6 +53,7 @@ class Insn:
     raw: bytes
     rep: int = 0              # 0, 1 for rep/repe, 2 for repne
     lock: bool = False
+    addr32: bool = False      # the 0x67 prefix: addresses are computed modulo 2**32
     text: str = ""            # as Capstone prints it, for messages
 
     @property
@@ -102,7 +103,22 @@ def _reg_table() -> dict[int, Reg]:
 REGS = _reg_table()
 _SEGMENTS = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
 # Instructions after which a block ends besides Capstone's jump/call/ret/interrupt groups.
-_ENDS_BLOCK = {"syscall", "hlt", "ud2", "ud1", "ud0", "int3", "cpuid"}
+_ENDS_BLOCK = {"syscall", "hlt", "ud2", "ud1", "ud0", "int3", "cpuid",
+               "loop", "loope", "loopne", "jrcxz", "jecxz"}
+
+
+def _sse_kind(raw: bytes) -> str:
+    """The ps/pd/ss/sd kind that the mandatory prefix before the 0f opcode byte selects (the
+    last of f2/f3 wins over 66)."""
+    kind = "ps"
+    for byte in raw:
+        if byte == 0x0F:
+            break
+        if byte in (0xF2, 0xF3):
+            kind = "sd" if byte == 0xF2 else "ss"
+        elif byte == 0x66 and kind == "ps":
+            kind = "pd"
+    return kind
 _BLOCK_END_GROUPS = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
                      capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
 
@@ -192,11 +208,16 @@ class Decoder:
             except UnsupportedOperand:
                 break
             prefix = cs_insn.prefix
+            name = cs_insn.insn_name()
+            if cs_insn.opcode[:2] == [0x0F, 0xC2]:
+                # Capstone 5 names these compares after their predicate (cmpltsd) and gives
+                # them the ids of unrelated instructions (cmpxchg16b...).
+                name = "cmp" + _sse_kind(bytes(cs_insn.bytes))
             insn = Insn(
-                address=cs_insn.address, size=cs_insn.size, name=cs_insn.insn_name(), ops=ops,
+                address=cs_insn.address, size=cs_insn.size, name=name, ops=ops,
                 raw=bytes(cs_insn.bytes),
                 rep=1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
-                lock=X.X86_PREFIX_LOCK in prefix,
+                lock=X.X86_PREFIX_LOCK in prefix, addr32=prefix[3] == X.X86_PREFIX_ADDRSIZE,
                 text=f"{cs_insn.mnemonic} {cs_insn.op_str}".strip(),
             )
             insns.append(insn)

@@ -76,7 +76,7 @@ class InterpBuilder(VectorInterp, Builder):
     def get_segment_base(self, segment: str) -> int:
         return getattr(self.cpu, _SEGMENT_FIELD[segment])
 
-    def load(self, guest_addr: int, bits: int) -> int:
+    def load(self, guest_addr: int, bits: int, volatile: bool = False) -> int:
         if bits > 64:
             return self.load(guest_addr, 64) | self.load(guest_addr + 8, bits - 64) << 64
         value = lib.xlate_load(self.cpu, guest_addr, bits // 8)

@@ -204,8 +204,13 @@ class IRBuilder(VectorIR, Builder):
         clamped = self.ir.call(umin, [guest_addr, ir.Constant(I64, GUEST_SPACE)])
         return self.ir.gep(self.mem, [clamped], source_etype=I8)
 
-    def load(self, guest_addr: Value, bits: int) -> Value:
-        return self.ir.load(self.host_pointer(guest_addr), typ=int_type(bits), align=1)
+    def load(self, guest_addr: Value, bits: int, volatile: bool = False) -> Value:
+        pointer = self.host_pointer(guest_addr)
+        if volatile:
+            load = _VolatileLoad(self.ir.block, pointer, int_type(bits))
+            self.ir._insert(load)
+            return load
+        return self.ir.load(pointer, typ=int_type(bits), align=1)
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
         self.ir.store(value, self.host_pointer(guest_addr), align=1)
@@ -292,6 +297,17 @@ class IRBuilder(VectorIR, Builder):
             self.flush()
             self.store_rip(self.insn.address)
             self.ir.ret(ir.Constant(I32, exit_code))
+
+
+class _VolatileLoad(ir.instructions.LoadInstr):
+    """llvmlite's load cannot be volatile; this one always is."""
+
+    def __init__(self, parent: ir.Block, ptr: ir.Value, typ: ir.Type) -> None:
+        super().__init__(parent, ptr, typ=typ)
+
+    def descr(self, buf: list[str]) -> None:
+        (ptr,) = self.operands
+        buf.append(f"load volatile {self.type}, {ptr.type} {ptr.get_reference()}, align 1\n")
 
 
 class _VolatileStore(ir.instructions.StoreInstr):

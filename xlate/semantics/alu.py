@@ -138,13 +138,11 @@ def cmpxchg(b: Builder, insn: Insn) -> None:
     b.set_gpr(0, b.select(equal, kept, b.get_gpr(0), 64))
 
 
-@semantics("cmpxchg8b")
+@semantics("cmpxchg8b", "cmpxchg16b")
 def cmpxchg_pair(b: Builder, insn: Insn) -> None:
     # edx:eax (rdx:rax) against the memory pair: equal stores ecx:ebx (rcx:rbx), else loads the
     # pair into the accumulators. Only ZF changes. cmpxchg16b's operand must be 16-byte
     # aligned (#GP, SIGSEGV); the pair is written back either way, as for cmpxchg.
-    # (Capstone also calls some 0f c2 compares cmpxchg16b: xlate.semantics.sse registers that
-    # name and hands the real one, with its memory operand, to this function.)
     half = insn.op(0).size * 4
     addr = b.address(insn.op(0))
     if half == 64:

@@ -33,17 +33,9 @@ def jump_if_count_zero(b: Builder, insn: Insn) -> None:
     b.end_block(b.select(zero, _target(b, insn), b.const(insn.next, 64), 64))
 
 
-_LEGACY_PREFIXES = frozenset((0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65))
-
-
 def _address_bits(insn: Insn) -> int:
     """64, or 32 with the address-size prefix (0x67), which makes loop count in ecx."""
-    for byte in insn.raw:
-        if byte == 0x67:
-            return 32
-        if byte not in _LEGACY_PREFIXES:
-            break
-    return 64
+    return 32 if insn.addr32 else 64
 
 
 @semantics("loop", "loope", "loopne")
@@ -80,7 +72,8 @@ def cmov(b: Builder, insn: Insn) -> None:
     # destination is zero-extended either way.
     bits = insn.op(0).size * 8
     taken = flags.condition(b, insn.name[4:])
-    b.write(insn.op(0), b.select(taken, b.read(insn.op(1)), b.read(insn.op(0)), bits))
+    source = b.read(insn.op(1), volatile=True)  # so the JIT keeps the load when unused
+    b.write(insn.op(0), b.select(taken, source, b.read(insn.op(0)), bits))
 
 
 @semantics(*("set" + cc for cc in flags.CONDITIONS))

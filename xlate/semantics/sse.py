@@ -310,38 +310,14 @@ def float_sqrt(b: Builder, insn: Insn) -> None:
     _write_low(b, insn.op(0), b.fsqrt(b.read(insn.op(1), bits), fbits, bits), bits)
 
 
-def _sse_prefix(raw: bytes) -> str:
-    """The ps/pd/ss/sd kind that the mandatory prefix before the 0f opcode byte selects (the
-    last of f2/f3 wins over 66)."""
-    kind = "ps"
-    for byte in raw:
-        if byte == 0x0F:
-            break
-        if byte in (0xF2, 0xF3):
-            kind = "sd" if byte == 0xF2 else "ss"
-        elif byte == 0x66 and kind == "ps":
-            kind = "pd"
-    return kind
-
-
-# Capstone 5.0 names the cmpps/cmppd/cmpss/cmpsd forms (0f c2) by their predicate instead of
-# their kind: cmppd, cmpps, cmpsb, cmpsd, cmpsq, cmpss, cmpsw, cmpxchg16b for predicates 0-7,
-# whatever the prefix. So the kind comes from the prefix, the predicate from the imm8 (the
-# last byte), and names shared with string compares and cmpxchg16b go by the operands.
-_COMPARE_PSEUDO_NAMES = tuple(
-    "cmp" + p + k for p in ("eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord")
-    for k in ("ps", "pd", "ss", "sd"))
-
-
-@semantics("cmpps", "cmppd", "cmpss", "cmpsd", "cmpsb", "cmpsw", "cmpsq", "cmpxchg16b",
-           *_COMPARE_PSEUDO_NAMES)
+# The decoder names the 0f c2 compares cmpps/cmppd/cmpss/cmpsd by their prefix (see
+# xlate.decoder); the predicate is the imm8, the last byte. cmpsd is also the string compare.
+@semantics("cmpps", "cmppd", "cmpss", "cmpsd")
 def float_compare(b: Builder, insn: Insn) -> None:
     if not _is_xmm(insn.op(0)):
-        if insn.name.startswith("cmps"):
-            string.string(b, insn)
-            return
-        raise NotImplementedError(insn.name)  # cmpxchg16b itself
-    fbits, bits = _float_kind(_sse_prefix(insn.raw))
+        string.string(b, insn)
+        return
+    fbits, bits = _float_kind(insn.name[-2:])
     predicate = insn.raw[-1] & 7  # legacy SSE ignores imm8 bits 7:3
     x, y = b.read(insn.op(0), bits), b.read(insn.op(1), bits)
     _write_low(b, insn.op(0), b.fcmp(predicate, x, y, fbits, bits), bits)

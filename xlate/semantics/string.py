@@ -7,9 +7,9 @@ from xlate.decoder import Insn
 from xlate.semantics.registry import semantics
 
 _SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}
-# Names that Capstone also gives SSE instructions (movsd, and cmps* for the 0f c2 compares):
-# xlate.semantics.sse registers them and calls string() for the string forms.
-_SHARED_WITH_SSE = {"movsd", "cmpsb", "cmpsw", "cmpsd", "cmpsq"}
+# Names that SSE instructions have too: xlate.semantics.sse registers them and calls string()
+# for the string forms.
+_SHARED_WITH_SSE = {"movsd", "cmpsd"}
 
 
 @semantics(*(kind + size for kind in ("movs", "stos", "lods", "cmps", "scas") for size in "bwdq"
