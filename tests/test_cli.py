@@ -150,3 +150,23 @@ def test_python_module_and_command_agree(crash_guest):
     proc = subprocess.run([sys.executable, "-m", "xlate", "run", str(crash_guest)],
                           capture_output=True, timeout=60)
     assert proc.returncode == 7
+
+
+@pytest.fixture(scope="module")
+def printf_guest(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("src") / "p.c"
+    source.write_text('#include <stdio.h>\nint main(void) { printf("%d\\n", 42); return 0; }\n')
+    out = source.with_suffix("")
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(out), str(source)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stdout_on_a_character_device_that_is_no_terminal(printf_guest, engine):
+    # glibc asks TCGETS of a character device before buffering stdout: /dev/null says ENOTTY.
+    proc = subprocess.run([sys.executable, "-m", "xlate", "run", "--engine", engine,
+                           "--strace", str(printf_guest)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "ioctl(1, 0x5401" in proc.stderr.decode()
+    assert "ENOTTY" in proc.stderr.decode()

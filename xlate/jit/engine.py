@@ -1,7 +1,8 @@
 """The JIT engine: two tiers. New code runs in the interpreter; a block entered more than
 `threshold` times is compiled by LLVM, together with the already-run blocks it reaches by direct
-branches, as one batch whose blocks chain to each other. The C dispatch loop runs compiled code
-and comes back here on a miss: to interpret the block, or to compile it once it is hot."""
+branches, as one region: a function whose blocks branch to each other. The C dispatch loop
+runs compiled code and comes back here on a miss: to interpret the block, or to compile it once
+it is hot."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from llvmlite import ir
 from xlate.decoder import IMM, Block, Decoder
 from xlate.interp import Interpreter
 from xlate.jit.compiler import Compiler
-from xlate.jit.irbuilder import block_function_name, translate_block
+from xlate.jit.irbuilder import translate_region
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 from xlate.semantics import SEMANTICS
 
@@ -78,7 +79,7 @@ class JitEngine:
 
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
-        whose blocks chain to each other."""
+        whose blocks branch to each other: a region."""
         started = time.perf_counter()
         blocks: dict[int, Block] = {}
         pending = [guest_addr]
@@ -93,23 +94,21 @@ class JitEngine:
             pending.extend(a for a in successors(block)
                            if a not in blocks and self.decoder.executable(a)
                            and (self.threshold == 0 or a in self.runs))
-        module = ir.Module(name=f"batch_{guest_addr:x}")
+        module = ir.Module(name=f"region_{guest_addr:x}")
         module.triple = ""
-        chain = {addr: block_function_name(addr) for addr in blocks}
-        for block in blocks.values():
-            translate_block(module, block, SEMANTICS, chain)
-        addresses = self.compiler.compile(module, list(chain.values()))
+        name = translate_region(module, list(blocks.values()), SEMANTICS)
+        code = ffi.cast("void *", self.compiler.compile(module, [name])[name])
         batch = set(blocks)
-        for addr, name in chain.items():
-            lib.xlate_code_map_insert(self.code_map, addr, ffi.cast("void *", addresses[name]))
+        for addr in blocks:
+            lib.xlate_code_map_insert(self.code_map, addr, code)
             self.batch_of[addr] = batch
         self.translated |= batch
         self.stats.blocks_translated += len(blocks)
         self.stats.translate_seconds += time.perf_counter() - started
 
     def invalidate(self, start: int, end: int) -> None:
-        """Drop translations of [start, end). Blocks chain directly to the others of their
-        batch, so a batch is dropped whole when any of its blocks is."""
+        """Drop translations of [start, end). A region is dropped whole when any of its blocks
+        is, as its other blocks branch to it."""
         stale: set[int] = set()
         for addr in [a for a in self.translated if start <= a < end]:
             stale |= self.batch_of.get(addr, {addr})

@@ -1,9 +1,11 @@
 """The JIT's builder: the semantics' primitives emitted as LLVM IR.
 
-A guest block becomes one function `i32 (ptr cpu, ptr mem_base)` that returns an exit code with
-cpu->rip set. Inside it, guest registers and flags live in SSA values: each is loaded from the
-cpu struct on first use and stored back only where the function exits, so LLVM removes what is
-overwritten before it is read (most flags)."""
+A region (a batch of guest blocks) becomes one function `i32 (ptr cpu, ptr mem_base)` that
+starts at the block cpu->rip names and returns an exit code with cpu->rip set. Each guest block
+is a basic block; direct branches between them are LLVM branches, so loops stay inside the
+function. Within a guest block, registers and flags live in SSA values, loaded from the cpu
+struct on first use and stored back where the block ends; across blocks LLVM forwards those
+stores to the loads and removes what is overwritten before it is read (most flags)."""
 
 from __future__ import annotations
 
@@ -32,23 +34,20 @@ def int_type(bits: int) -> ir.IntType:
     return ir.IntType(bits)
 
 
-def block_function_name(guest_addr: int) -> str:
-    return f"block_{guest_addr:x}"
+def region_function_name(guest_addr: int) -> str:
+    return f"region_{guest_addr:x}"
 
 
 class IRBuilder(VectorIR, Builder):
-    """Emits one guest block as one LLVM function."""
+    """Emits guest blocks into the function of their region."""
 
-    def __init__(self, module: ir.Module, block: Block, name: str,
-                 chain: dict[int, str]) -> None:
+    def __init__(self, module: ir.Module, function: ir.Function,
+                 targets: dict[int, ir.Block]) -> None:
         self.module = module
-        self.chain = chain
-        # Another block may have declared this function already, to chain to it.
-        self.function = self.external(name, BLOCK_FN)
-        assert not self.function.blocks
-        self.function.args[0].add_attribute("noalias")
-        self.cpu, self.mem = self.function.args
-        self.ir = ir.IRBuilder(self.function.append_basic_block("entry"))
+        self.function = function
+        self.targets = targets  # guest address -> basic block, for the region's blocks
+        self.cpu, self.mem = function.args
+        self.ir = ir.IRBuilder()
         self.gprs: dict[int, ir.Value] = {}
         self.flags: dict[str, ir.Value] = {}
         self.xmms: dict[int, ir.Value] = {}
@@ -110,12 +109,31 @@ class IRBuilder(VectorIR, Builder):
         self.ir.position_at_end(hot)
 
     def begin_block(self, block: Block) -> None:
+        """Start emitting the guest block, at its basic block, with nothing cached."""
+        self.ir.position_at_end(self.targets[block.start])
+        self.forget()
+        self.terminated = False
+        self.rip_stored_for = None
         for name, count in (("insn_count", len(block.insns)), ("block_count", 1)):
             old = self.load_field(OFFSET[name], I64)
             self.store_field(OFFSET[name], self.ir.add(old, ir.Constant(I64, count)))
 
     def begin_insn(self, insn: Insn) -> None:
         self.insn = insn
+
+    def checkpoint(self) -> tuple:
+        """What rollback() needs to undo the emission of one instruction."""
+        return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
+                dict(self.gprs), dict(self.flags), dict(self.xmms), set(self.dirty),
+                self.rip_stored_for)
+
+    def rollback(self, state: tuple) -> None:
+        block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for = state
+        del self.function.blocks[blocks:]
+        del block.instructions[count:]
+        self.ir.position_at_end(block)
+        self.gprs, self.flags, self.xmms, self.dirty = gprs, flags, xmms, dirty
+        self.rip_stored_for = rip_stored_for
 
     def exit_now(self, guest_addr: int, exit_code: int) -> None:
         self.flush()
@@ -233,7 +251,7 @@ class IRBuilder(VectorIR, Builder):
     def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
         self.flush()
         # A conditional branch between two known addresses becomes a real branch, so that each
-        # side can chain to its target.
+        # side can branch to its target.
         if (exit_code == 0 and isinstance(next_rip, ir.instructions.SelectInstr)
                 and all(isinstance(v, ir.Constant) for v in next_rip.operands[1:])):
             cond, taken, not_taken = next_rip.operands
@@ -269,25 +287,29 @@ class IRBuilder(VectorIR, Builder):
         self.ir.ret(self.ir.call(code, [self.cpu, self.mem], tail="musttail"))
 
     def _return_if_stop_requested(self) -> None:
-        """A safe point: a stop request returns to the dispatcher, which honours it."""
-        stop = self.load_field(OFFSET["stop_request"], I32)
+        """A safe point: a stop request returns to the dispatcher, which honours it (cpu->rip
+        must be set). Volatile, so that LLVM does not hoist the check out of loops."""
+        stop = self._volatile_load_field("stop_request", I32)
         with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
             self.ir.ret(ir.Constant(I32, 0))
 
     def _leave(self, guest_addr: int) -> None:
-        """Go on to guest_addr: a tail call when it is compiled in this module, else back to
-        the dispatcher. State must be flushed already."""
-        target = self.chain.get(guest_addr)
+        """Go on to guest_addr: a branch when it is in this region, else through the jump
+        cache. State must be flushed already."""
+        target = self.targets.get(guest_addr)
         if target is None:
             self._jump_via_cache(ir.Constant(I64, guest_addr))
             return
         with self.unlikely(self.ir.icmp_unsigned(
-                "!=", self.load_field(OFFSET["stop_request"], I32), ir.Constant(I32, 0))):
+                "!=", self._volatile_load_field("stop_request", I32), ir.Constant(I32, 0))):
             self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
             self.ir.ret(ir.Constant(I32, 0))
-        callee = self.external(target, BLOCK_FN)
-        result = self.ir.call(callee, [self.cpu, self.mem], tail="musttail")
-        self.ir.ret(result)
+        self.ir.branch(target)
+
+    def _volatile_load_field(self, name: str, ty: ir.Type) -> ir.Value:
+        load = _VolatileLoad(self.ir.block, self.field(OFFSET[name]), ty)
+        self.ir._insert(load)
+        return load
 
     def exit_if(self, cond: Value, exit_code: int) -> None:
         if isinstance(cond, ir.Constant) and cond.constant:
@@ -319,47 +341,46 @@ class _VolatileStore(ir.instructions.StoreInstr):
                    f"{ptr.type} {ptr.get_reference()}, align 1\n")
 
 
-def translate_block(module: ir.Module, block: Block, semantics: dict,
-                    chain: dict[int, str]) -> str:
-    """Emit the block as a function in module; returns the function's name. Direct exits to
-    the addresses in `chain` (guest address -> function name in module) are tail calls.
+def translate_region(module: ir.Module, blocks: list[Block], semantics: dict) -> str:
+    """Emit the blocks as one function in module, entered at the block that cpu->rip names;
+    returns the function's name.
 
     An instruction without semantics, or whose semantics cannot handle its operands, becomes a
-    SIGILL exit at its address: the block is emitted again, up to it."""
-    name = chain.get(block.start) or block_function_name(block.start)
-    try:
-        return _emit(module, block, semantics, len(block.insns), name, chain)
-    except _Unsupported as stop:
-        module.globals[name].blocks.clear()  # start again, under the name callers use
-        return _emit(module, block, semantics, stop.index, name, chain)
-
-
-class _Unsupported(Exception):
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-def _emit(module: ir.Module, block: Block, semantics: dict, count: int, name: str,
-          chain: dict[int, str]) -> str:
-    b = IRBuilder(module, block, name, chain)
-    b.begin_block(block)
-    for index, insn in enumerate(block.insns[:count]):
-        b.begin_insn(insn)
-        fn = semantics.get(insn.name)
-        if fn is None:
-            b.exit_now(insn.address, EXIT_SIGILL)
-            break
-        try:
-            fn(b, insn)
-        except Exception as e:  # a form the semantics do not cover; see translate_block
-            raise _Unsupported(index) from e
-        if b.terminated:
-            break
-    if not b.terminated:
-        if count < len(block.insns):
-            b.exit_now(block.insns[count].address, EXIT_SIGILL)
-        elif not block.insns:  # nothing decodable here
-            b.exit_now(block.start, EXIT_SIGILL)
-        else:
-            b.end_block(b.const(block.end, 64))
+    SIGILL exit at its address."""
+    name = region_function_name(blocks[0].start)
+    function = ir.Function(module, BLOCK_FN, name)
+    function.args[0].add_attribute("noalias")
+    entry = ir.IRBuilder(function.append_basic_block("entry"))
+    targets = {block.start: function.append_basic_block(f"g{block.start:x}") for block in blocks}
+    nowhere = function.append_basic_block("nowhere")  # the dispatcher only enters at blocks
+    ir.IRBuilder(nowhere).unreachable()
+    rip = entry.load(entry.gep(function.args[0], [ir.Constant(I64, OFFSET["rip"])],
+                               source_etype=I8), typ=I64, align=1)
+    switch = entry.switch(rip, nowhere)
+    for addr, target in targets.items():
+        switch.add_case(ir.Constant(I64, addr), target)
+    b = IRBuilder(module, function, targets)
+    for block in blocks:
+        _emit_block(b, block, semantics)
     return name
+
+
+def _emit_block(b: IRBuilder, block: Block, semantics: dict) -> None:
+    b.begin_block(block)
+    for insn in block.insns:
+        b.begin_insn(insn)
+        checkpoint = b.checkpoint()
+        fn = semantics.get(insn.name)
+        try:
+            if fn is None:
+                raise NotImplementedError(insn.name)
+            fn(b, insn)
+        except Exception:  # a form the semantics do not cover: as if undefined
+            b.rollback(checkpoint)
+            b.exit_now(insn.address, EXIT_SIGILL)
+        if b.terminated:
+            return
+    if not block.insns:  # nothing decodable here
+        b.exit_now(block.start, EXIT_SIGILL)
+    else:
+        b.end_block(b.const(block.end, 64))

@@ -275,7 +275,10 @@ def sys_ioctl(lx: LinuxOS, cpu, fd, request, arg, *_):
     fd = _int32(fd)
     if request == TCGETS:
         # struct termios (kernel's, 36 bytes): four flag words, the line discipline, 19 c_cc.
-        attrs = termios.tcgetattr(fd)
+        try:
+            attrs = termios.tcgetattr(fd)
+        except termios.error as e:  # not an OSError: ENOTTY for a pipe or file, EBADF...
+            return -e.args[0]
         cc = bytes(c if isinstance(c, int) else c[0] for c in attrs[6])[:19].ljust(19, b"\0")
         lx.memory.write(arg, struct.pack("<IIIIB", *attrs[:4], 0) + cc)
         return 0
