@@ -5,7 +5,7 @@ Every case runs the same code on the real CPU (tests/oracle) and under an xlate 
 flags except those the case declares undefined, the data region, xmm/x87 state, and whether a
 signal was raised and at which instruction.
 
-Set XLATE_EXPLORE=1 to look for new bugs: random seeds and ten times the examples. By default
+Set XLATE_EXPLORE=k to look for new bugs: random seeds and k times the examples. By default
 the examples are derandomized, so that CI runs are repeatable.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -22,13 +23,11 @@ from hypothesis import strategies as st
 
 from tests.difftest import ENGINES, run_xlate
 from tests.oracle import CODE_ADDR, DATA_ADDR, DATA_SIZE, FLAGS_MASK, CpuState, assemble, run_native
-from xlate.memory import GUARD, AddressSpace
-from xlate.runtime import GUEST_SPACE, lib
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
 
 U64 = (1 << 64) - 1
-EXPLORE = bool(os.environ.get("XLATE_EXPLORE"))
+EXPLORE = int(os.environ.get("XLATE_EXPLORE") or 0)
 WIDTHS = (8, 16, 32, 64)
 PTR = {8: "byte ptr", 16: "word ptr", 32: "dword ptr", 64: "qword ptr"}
 
@@ -138,22 +137,14 @@ def code_of(asm: str) -> bytes:
     return assemble(".Lcode: " + asm if ".Lcode" in asm else asm)
 
 
-# AddressSpace never gives its reservation of the guest space back, so a process runs out of
-# host address space after about 2,000 machines; these tests make tens of thousands. Until
-# it does (reported), release the reservation when the machine is collected.
-if not hasattr(AddressSpace, "__del__") and not hasattr(AddressSpace, "close"):
-    def _release(space: AddressSpace) -> None:
-        lib.munmap(space.host_base, GUEST_SPACE + GUARD)
-
-    AddressSpace.__del__ = _release  # type: ignore[attr-defined]
-_runs = 0
+_runs = itertools.count(1)
 
 
 def differences(case: Case, engine: str) -> list[str]:
-    global _runs
-    _runs += 1
-    if _runs % 256 == 0:
-        gc.collect()  # machines are reference cycles: collect them before space runs short
+    if next(_runs) % 256 == 0:
+        # A machine is a reference cycle, and its guest space reservation (64 GiB of host
+        # address space) goes back only when it is collected: collect before space runs short.
+        gc.collect()
     code = code_of(case.asm)
     state = case.state()
     native = run_native(code, state)
@@ -178,7 +169,7 @@ def check_cases(engine: str, cases: st.SearchStrategy[Case], examples: int) -> N
     every case)."""
     n = examples if engine == "interp" else max(5, examples // 2)
 
-    @settings(max_examples=n * 10 if EXPLORE else n, deadline=None, derandomize=not EXPLORE,
+    @settings(max_examples=n * EXPLORE if EXPLORE else n, deadline=None, derandomize=not EXPLORE,
               database=None, suppress_health_check=list(HealthCheck))
     @given(cases)
     def run(case: Case) -> None:

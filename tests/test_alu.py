@@ -223,8 +223,7 @@ def test_accumulator_sign_extensions_match_the_cpu(engine, mnemonic):
 
 @engines
 @pytest.mark.parametrize("mnemonic", ["cmpxchg8b", "cmpxchg16b"])
-def test_cmpxchg_pair_matches_the_cpu_when_equal_not_equal_and_misaligned(
-        engine, mnemonic, request):
+def test_cmpxchg_pair_matches_the_cpu_when_equal_not_equal_and_misaligned(engine, mnemonic):
     # cmpxchg16b faults (#GP, SIGSEGV) on an operand that is not 16-byte aligned.
     @st.composite
     def cases(draw: st.DrawFn) -> object:
@@ -247,10 +246,9 @@ def test_cmpxchg_pair_matches_the_cpu_when_equal_not_equal_and_misaligned(
 
 
 @engines
-def test_memory_operands_with_32_bit_addresses_wrap_at_4_gib(engine, request):
+def test_memory_operands_with_32_bit_addresses_wrap_at_4_gib(engine):
     # With the 0x67 prefix the address is ebx + ecx*scale + disp, modulo 2**32: the upper
     # halves of the registers do not take part.
-
     @st.composite
     def cases(draw: st.DrawFn) -> object:
         ops = Operands(draw)

@@ -59,7 +59,7 @@ def test_cmov_moves_when_the_cpu_does_and_always_zero_extends_32_bits(engine, cc
 
 
 @engines
-def test_cmov_reads_its_memory_source_even_when_the_condition_is_false(engine, request):
+def test_cmov_reads_its_memory_source_even_when_the_condition_is_false(engine):
     # A faulting source faults whatever the flags say.
     @st.composite
     def cases(draw: st.DrawFn) -> object:
@@ -81,12 +81,9 @@ def test_setcc_writes_the_condition_the_cpu_computes(engine, cc):
     check_cases(engine, cases(), 25)
 
 
-# Capstone puts loop/loope/loopne in CS_GRP_BRANCH_RELATIVE but not CS_GRP_JUMP, so
-# xlate/decoder.py does not end a block at them, and the interpreter runs the instructions
-# after a taken loop too (the JIT's block exit skips them).
 @engines
 @pytest.mark.parametrize("mnemonic", ["loop", "loope", "loopne"])
-def test_loops_jump_forward_like_the_cpu_from_any_count(engine, mnemonic, request):
+def test_loops_jump_forward_like_the_cpu_from_any_count(engine, mnemonic):
     # From any count: 0 wraps to 2**64 - 1 and jumps.
     @st.composite
     def cases(draw: st.DrawFn) -> object:
@@ -122,7 +119,7 @@ def test_jump_if_count_zero_tests_the_right_width(engine, mnemonic):
 
 @engines
 @pytest.mark.parametrize("then", ["1f", "2f"])
-def test_addr32_loop_counts_ecx_like_the_cpu(engine, then, request):
+def test_addr32_loop_counts_ecx_like_the_cpu(engine, then):
     # With the 0x67 prefix, loop decrements and tests ecx (and zero-extends it into rcx).
     @st.composite
     def cases(draw: st.DrawFn) -> object:

@@ -24,7 +24,15 @@ _spec = importlib.util.spec_from_file_location(
 build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
-ENGINES = ("jit", "interp")
+# How xlate runs: the JIT (tiered, cold cache), the interpreter, and for one toolchain also the
+# JIT compiling nearly everything (blocks that run 3 times) and the JIT with a warm code cache.
+MODES = {
+    "jit": ["--engine", "jit"],
+    "interp": ["--engine", "interp"],
+    "jit-eager": ["--engine", "jit", "--jit-threshold", "2"],
+    "jit-warm": ["--engine", "jit"],
+}
+ALL_VARIANT_MODES = ("jit", "interp")
 NATIVE_TIMEOUT = 60
 XLATE_TIMEOUT = 300
 
@@ -85,13 +93,15 @@ SLOW_INTERP: set[tuple[str, str]] = set()
 def _params():
     for case in CASES:
         for variant in build.VARIANTS:
-            for engine in ENGINES:
-                slow = engine == "interp" and (case.id, variant) in SLOW_INTERP
+            for mode in MODES:
+                if mode not in ALL_VARIANT_MODES and variant != "gcc-static":
+                    continue
+                slow = mode == "interp" and (case.id, variant) in SLOW_INTERP
                 yield pytest.param(
                     case,
                     variant,
-                    engine,
-                    id=f"{case.id}-{variant}-{engine}",
+                    mode,
+                    id=f"{case.id}-{variant}-{mode}",
                     marks=[pytest.mark.slow] if slow else [],
                 )
 
@@ -130,9 +140,9 @@ def _diff(label: str, got: bytes, want: bytes, limit: int = 60) -> str:
     return "".join(list(lines)[:limit])
 
 
-@pytest.mark.parametrize(("case", "variant", "engine"), _params())
+@pytest.mark.parametrize(("case", "variant", "mode"), _params())
 def test_program_under_xlate_matches_native_run(
-    guest_programs, case: Case, variant: str, engine: str
+    guest_programs, case: Case, variant: str, mode: str, tmp_path, monkeypatch
 ):
     path = guest_programs[(case.program, variant)]
     if isinstance(path, Exception):
@@ -144,8 +154,11 @@ def test_program_under_xlate_matches_native_run(
         f" toolchain is broken, not xlate\n{_text(native.stdout)}\n{_text(native.stderr)}"
     )
 
-    cmd = [sys.executable, "-m", "xlate", "run", "--engine", engine, str(path), *case.args]
+    monkeypatch.setenv("XLATE_CACHE_DIR", str(tmp_path / "code-cache"))
+    cmd = [sys.executable, "-m", "xlate", "run", *MODES[mode], str(path), *case.args]
     xlate = _run(cmd, case, XLATE_TIMEOUT)
+    if mode == "jit-warm":  # the first run fills the cache; the second must agree too
+        xlate = _run(cmd, case, XLATE_TIMEOUT)
     # xlate's own complaints land on stderr, so show it whatever differs.
     stderr_tail = f"\nxlate stderr (last 2000 characters):\n{_text(xlate.stderr)[-2000:]}"
     assert xlate.stdout == native.stdout, (

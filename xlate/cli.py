@@ -17,17 +17,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strace", action="store_true", help="print each syscall to stderr")
     run.add_argument("--jit-threshold", type=int, metavar="N",
                      help="interpret a block N times before compiling it (0: compile at once)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither use nor fill the code cache ($XLATE_CACHE_DIR)")
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
+    cache = commands.add_parser("cache", help="manage the code cache ($XLATE_CACHE_DIR)")
+    cache.add_argument("action", choices=("stats", "clear"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "cache":
+        return _cache(args.action)
+    from xlate.jit.cache import cache_dir
     from xlate.machine import Machine
     try:
         machine = Machine.load(args.program, [args.program, *args.args], engine=args.engine,
-                               strace=args.strace, jit_threshold=args.jit_threshold)
+                               strace=args.strace, jit_threshold=args.jit_threshold,
+                               cache_dir=None if args.no_cache else cache_dir())
         result = machine.run()
     except XlateError as e:
         sys.stdout.flush()
@@ -38,6 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.stats:
         print(result.stats.report(), file=sys.stderr)
     return result.exit_status
+
+
+def _cache(action: str) -> int:
+    from xlate.jit.cache import CodeCache, cache_dir, clear
+    directory = cache_dir()
+    if action == "clear":
+        print(f"{directory}: removed {clear(directory)} files")
+    else:
+        stats = CodeCache(directory).stats()
+        print(f"{directory}: {stats['regions']} regions for {stats['programs']} programs, "
+              f"{stats['bytes']} bytes")
+    return 0
 
 
 if __name__ == "__main__":

@@ -177,6 +177,9 @@ class InterpEngine:
     def invalidate(self, start: int, end: int) -> None:
         """Nothing to drop: the interpreter keeps no translations beyond the decoder's."""
 
+    def finish(self, program_digest: str) -> None:
+        self.collect_stats()
+
     def collect_stats(self) -> None:
         self.stats.guest_instructions = self.interpreter.insns_executed
         self.stats.blocks_executed = self.blocks_executed

@@ -6,6 +6,7 @@ argc, argv, envp and a complete auxiliary vector."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -48,6 +49,7 @@ class Image:
     phentsize: int
     end: int         # end of the highest segment
     interpreter: str | None
+    digest: str      # sha256 of the file
 
 
 @dataclass
@@ -153,7 +155,7 @@ def load_image(memory: AddressSpace, path: str, dyn_base: int) -> Image:
             phdr = 0
     return Image(path=path, load_bias=bias, entry=elf["e_entry"] + bias, phdr=phdr,
                  phnum=elf["e_phnum"], phentsize=elf["e_phentsize"], end=end,
-                 interpreter=interpreter)
+                 interpreter=interpreter, digest=hashlib.sha256(data).hexdigest())
 
 
 def exec_program(memory: AddressSpace, path: str, argv: list[str], env: dict[str, str],

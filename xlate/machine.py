@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from xlate.decoder import Decoder
 from xlate.errors import XlateError
@@ -45,12 +46,16 @@ class Stats:
     translate_seconds: float = 0.0
     run_seconds: float = 0.0
     syscalls: int = 0
+    regions_preloaded: int = 0
+    seconds_to_first_instruction: float = 0.0  # from process start
 
     def report(self) -> str:
         return (f"xlate: {self.guest_instructions} guest instructions, "
-                f"{self.blocks_executed} blocks executed, {self.blocks_translated} translated; "
+                f"{self.blocks_executed} blocks executed, {self.blocks_translated} translated "
+                f"({self.regions_preloaded} regions from the code cache); "
                 f"translating {self.translate_seconds:.3f} s, running {self.run_seconds:.3f} s; "
-                f"{self.syscalls} syscalls")
+                f"{self.syscalls} syscalls; first guest instruction after "
+                f"{self.seconds_to_first_instruction:.3f} s")
 
 
 @dataclass
@@ -69,6 +74,16 @@ class GuestSignal(XlateError):
     def __init__(self, signum: int, message: str) -> None:
         super().__init__(message, 128 + signum)
         self.signum = signum
+
+
+def _process_start() -> float:
+    """When this process started, as time.time() counts (Linux: from /proc/self/stat)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
 
 
 def new_cpu(memory: AddressSpace):
@@ -93,11 +108,13 @@ class Machine:
     """One guest process with one thread, run by the chosen engine."""
 
     def __init__(self, engine: str = "jit", strace: bool = False,
-                 jit_threshold: int | None = None) -> None:
+                 jit_threshold: int | None = None, cache_dir: Path | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
         self.engine_name = engine
         self.jit_threshold = jit_threshold
+        self.cache_dir = cache_dir
+        self.program_digest = ""
         self.memory = AddressSpace()
         self.cpu = new_cpu(self.memory)
         self.decoder = Decoder(self.memory)
@@ -108,16 +125,18 @@ class Machine:
 
     @classmethod
     def load(cls, path: str, argv: list[str] | None = None, env: dict[str, str] | None = None,
-             engine: str = "jit", strace: bool = False,
-             jit_threshold: int | None = None) -> Machine:
+             engine: str = "jit", strace: bool = False, jit_threshold: int | None = None,
+             cache_dir: Path | None = None) -> Machine:
         """Load an ELF program as execve would, ready to run from its entry point.
 
         jit_threshold: how many times the JIT interprets a block before compiling it (0:
-        compile everything before it first runs; None: the default)."""
-        machine = cls(engine, strace, jit_threshold)
+        compile everything before it first runs; None: the default). cache_dir: where the JIT
+        keeps compiled code between runs (None: nowhere)."""
+        machine = cls(engine, strace, jit_threshold, cache_dir)
         argv = argv if argv is not None else [path]
         env = dict(os.environ) if env is None else env
         process = exec_program(machine.memory, path, argv, env, cpu_hwcap())
+        machine.program_digest = process.program.digest
         machine.cpu.rip = process.entry
         machine.cpu.gpr[4] = process.stack_pointer
         machine.os = LinuxOS(machine.memory, exe_path=path, brk_start=process.brk,
@@ -142,9 +161,14 @@ class Machine:
     def engine(self):
         if self._engine is None:
             if self.engine_name == "jit":
+                from xlate.jit.cache import CodeCache
                 from xlate.jit.engine import DEFAULT_THRESHOLD, JitEngine
                 threshold = DEFAULT_THRESHOLD if self.jit_threshold is None else self.jit_threshold
-                self._engine = JitEngine(self.cpu, self.decoder, self.stats, threshold)
+                cache = CodeCache(self.cache_dir) if self.cache_dir else None
+                self._engine = JitEngine(self.cpu, self.decoder, self.stats, threshold,
+                                         cache=cache)
+                if cache and self.program_digest:
+                    self._engine.preload(cache.manifest(self.program_digest), self.memory)
             else:
                 from xlate.interp import InterpEngine
                 self._engine = InterpEngine(self.cpu, self.decoder, self.stats)
@@ -154,6 +178,7 @@ class Machine:
         """Run until the guest exits or is killed, or reaches the address `until` (then the
         result's exit_status is None); never raises for what the guest does."""
         engine = self.engine()
+        self.stats.seconds_to_first_instruction = time.time() - _process_start()
         if until is not None and until not in self.decoder.stops:
             self.decoder.stops.add(until)
             self.invalidate_code(until, until + 1)
@@ -175,7 +200,7 @@ class Machine:
             result = RunResult(killed.exit_status, killed.signum, str(killed))
         self.stats.run_seconds = time.perf_counter() - started - self.stats.translate_seconds
         self.stats.syscalls = self.os.syscall_count
-        engine.collect_stats()
+        engine.finish(self.program_digest)
         result.stats = self.stats
         return result
 

@@ -43,8 +43,8 @@ class Compiler:
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
             opt=self.opt_level, codemodel="jitdefault")
 
-    def compile(self, module: ir.Module, names: list[str]) -> dict[str, int]:
-        """Optimise and compile module; returns the host address of each named function."""
+    def compile(self, module: ir.Module) -> bytes:
+        """Optimise module and compile it to a host object file."""
         tm = self._target_machine()
         parsed = llvm.parse_assembly(str(module))
         parsed.verify()
@@ -52,7 +52,12 @@ class Compiler:
             pto = llvm.create_pipeline_tuning_options(speed_level=self.opt_level)
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
-        engine = llvm.create_mcjit_compiler(parsed, tm)
+        return tm.emit_object(parsed)
+
+    def load(self, obj: bytes, name: str) -> int:
+        """Link an object file into the process; returns the host address of symbol name."""
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._target_machine())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
         self.engines.append(engine)
-        return {name: engine.get_function_address(name) for name in names}
+        return engine.get_function_address(name)

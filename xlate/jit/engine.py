@@ -12,12 +12,17 @@ from llvmlite import ir
 
 from xlate.decoder import IMM, Block, Decoder
 from xlate.interp import Interpreter
+from xlate.jit.cache import CodeCache, RegionCode
 from xlate.jit.compiler import Compiler
 from xlate.jit.irbuilder import translate_region
+from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 from xlate.semantics import SEMANTICS
 
 BATCH_BLOCKS = 256  # blocks per LLVM module: bigger batches amortise LLVM's per-module cost
+# With no threshold nothing has run before it is compiled, so a region cannot be limited to
+# code that runs: it is kept small, to compile little that never runs.
+UNTESTED_BATCH_BLOCKS = 16
 # LLVM takes milliseconds a block, the interpreter microseconds an instruction: a block pays for
 # its compilation after some hundreds of runs, and most blocks never get there.
 DEFAULT_THRESHOLD = 200
@@ -45,16 +50,18 @@ class JitEngine:
     """Runs guest code in the interpreter until it is hot, then as compiled blocks."""
 
     def __init__(self, cpu, decoder: Decoder, stats, threshold: int = DEFAULT_THRESHOLD,
-                 opt_level: int = 2) -> None:
+                 opt_level: int = 2, cache: CodeCache | None = None) -> None:
         self.cpu = cpu
         self.decoder = decoder
         self.stats = stats
         self.threshold = threshold
+        self.cache = cache
+        self.cached_keys: list[str] = []  # regions of this run that the cache holds
         self.compiler = Compiler(opt_level)
         self.interpreter = Interpreter(cpu)
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.runs: dict[int, int] = {}  # guest address -> times interpreted
-        self.translated: set[int] = set()
+        self.translated: dict[int, int] = {}  # compiled block's guest address -> its end
         self.batch_of: dict[int, set[int]] = {}  # guest address -> the batch compiled with it
         self.blocks_interpreted = 0
 
@@ -83,7 +90,8 @@ class JitEngine:
         started = time.perf_counter()
         blocks: dict[int, Block] = {}
         pending = [guest_addr]
-        while pending and len(blocks) < BATCH_BLOCKS:
+        limit = BATCH_BLOCKS if self.threshold else UNTESTED_BATCH_BLOCKS
+        while pending and len(blocks) < limit:
             addr = pending.pop()
             if addr in blocks or addr in self.translated or addr in self.decoder.stops:
                 continue
@@ -94,28 +102,65 @@ class JitEngine:
             pending.extend(a for a in successors(block)
                            if a not in blocks and self.decoder.executable(a)
                            and (self.threshold == 0 or a in self.runs))
-        module = ir.Module(name=f"region_{guest_addr:x}")
-        module.triple = ""
-        name = translate_region(module, list(blocks.values()), SEMANTICS)
-        code = ffi.cast("void *", self.compiler.compile(module, [name])[name])
-        batch = set(blocks)
-        for addr in blocks:
-            lib.xlate_code_map_insert(self.code_map, addr, code)
-            self.batch_of[addr] = batch
-        self.translated |= batch
-        self.stats.blocks_translated += len(blocks)
+        code = [(addr, b"".join(insn.raw for insn in block.insns))
+                for addr, block in blocks.items()]
+        # A region with undecodable code is not kept: its key would not cover those bytes.
+        cacheable = self.cache is not None and all(raw for _, raw in code)
+        key = self.cache.key(code) if cacheable else ""
+        region = self.cache.load(key) if cacheable else None
+        if region is None:
+            module = ir.Module(name=f"region_{guest_addr:x}")
+            module.triple = ""
+            name = translate_region(module, list(blocks.values()), SEMANTICS)
+            region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
+                                self.compiler.compile(module))
+            if cacheable:
+                self.cache.store(region)
+        self._install(region)
+        if cacheable:
+            self.cached_keys.append(key)
         self.stats.translate_seconds += time.perf_counter() - started
 
+    def _install(self, region: RegionCode) -> None:
+        code = ffi.cast("void *", self.compiler.load(region.obj, region.name))
+        batch = {addr for addr, _ in region.blocks}
+        for addr, size in region.blocks:
+            lib.xlate_code_map_insert(self.code_map, addr, code)
+            self.batch_of[addr] = batch
+            self.translated[addr] = addr + size
+        self.stats.blocks_translated += len(batch)
+
+    def preload(self, keys: list[str], memory: AddressSpace) -> None:
+        """Install regions that earlier runs compiled, where the guest code is what it was."""
+        for key in keys:
+            region = self.cache.load(key)
+            if region is None or any(addr in self.translated for addr, _ in region.blocks):
+                continue
+            try:
+                code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
+            except GuestMemoryError:
+                continue
+            if self.cache.key(code) == key:
+                self._install(region)
+                self.cached_keys.append(key)
+                self.stats.regions_preloaded += 1
+
     def invalidate(self, start: int, end: int) -> None:
-        """Drop translations of [start, end). A region is dropped whole when any of its blocks
-        is, as its other blocks branch to it."""
+        """Drop translations of code in [start, end). A region is dropped whole when any of its
+        blocks is, as its other blocks branch to it."""
         stale: set[int] = set()
-        for addr in [a for a in self.translated if start <= a < end]:
+        for addr in [a for a, a_end in self.translated.items() if a < end and start < a_end]:
             stale |= self.batch_of.get(addr, {addr})
         for addr in stale:
             lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
             self.batch_of.pop(addr, None)
-        self.translated -= stale
+            self.translated.pop(addr, None)
+
+    def finish(self, program_digest: str) -> None:
+        """At the end of a run: remember the program's regions, and count."""
+        if self.cache is not None and program_digest:
+            self.cache.save_manifest(program_digest, self.cached_keys)
+        self.collect_stats()
 
     def collect_stats(self) -> None:
         self.stats.guest_instructions = self.cpu.insn_count + self.interpreter.insns_executed

@@ -84,12 +84,7 @@ def move_extend(b: Builder, insn: Insn) -> None:
 @semantics("lea")
 def lea(b: Builder, insn: Insn) -> None:
     bits = insn.op(0).size * 8
-    src = insn.op(1)
-    addr = b.address(src)
-    # With the 0x67 prefix (32-bit registers in the address) the sum wraps at 2**32.
-    if any(reg is not None and reg.bits == 32 for reg in (src.base, src.index)):
-        addr = b.zext(b.trunc(addr, 64, 32), 32, 64)
-    b.write(insn.op(0), b.resize(addr, 64, bits))
+    b.write(insn.op(0), b.resize(b.address(insn.op(1)), 64, bits))
 
 
 def _write_two(b: Builder, first: Operand, first_value: Value, last: Operand,

@@ -1,0 +1,135 @@
+"""The persistent code cache: a second run starts with its hot code compiled, and nothing in the
+cache directory (damaged files, foreign files, no write access, concurrent runs) changes what a
+program does."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xlate.jit.cache import CodeCache, RegionCode
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("xlate_cache_test_build",
+                                               REPO / "tests/programs/build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> Path:
+    return build.build("crc32", "gcc-static", tmp_path_factory.mktemp("cache-guest"))
+
+
+def run(program: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", *extra, str(program),
+                           "20000"], capture_output=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
+
+
+def preloaded(proc: subprocess.CompletedProcess) -> int:
+    return int(re.search(rb"\((\d+) regions from the code cache\)", proc.stderr).group(1))
+
+
+@pytest.fixture(scope="module")
+def native(program) -> bytes:
+    return subprocess.run([str(program), "20000"], capture_output=True, check=True).stdout
+
+
+def region_files(cache: Path) -> list[Path]:
+    return sorted((cache / "regions").glob("*/*.o"))
+
+
+def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
+    cold = run(program, tmp_path)
+    assert cold.stdout == native and preloaded(cold) == 0
+    assert region_files(tmp_path)
+    warm = run(program, tmp_path)
+    assert warm.stdout == native
+    assert preloaded(warm) == len(region_files(tmp_path))
+    assert b"translating 0.000 s" in warm.stderr
+
+
+def test_no_cache_neither_reads_nor_writes(program, native, tmp_path):
+    assert run(program, tmp_path, "--no-cache").stdout == native
+    assert not (tmp_path / "regions").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip-payload", "flip-header", "empty"])
+def test_damaged_region_files_are_ignored(program, native, tmp_path, damage):
+    run(program, tmp_path)
+    for path in region_files(tmp_path):
+        data = bytearray(path.read_bytes())
+        if damage == "truncate":
+            data = data[: len(data) // 2]
+        elif damage == "flip-payload":
+            data[-10] ^= 0xFF
+        elif damage == "flip-header":
+            data[9] ^= 0xFF  # the format number
+        else:
+            data = bytearray()
+        path.write_bytes(bytes(data))
+    again = run(program, tmp_path)
+    assert again.stdout == native and again.returncode == 0
+    assert preloaded(again) == 0
+
+
+def test_a_file_under_another_regions_name_is_ignored(program, native, tmp_path):
+    run(program, tmp_path)
+    files = region_files(tmp_path)
+    assert len(files) >= 2
+    # Each file holds another region's code: both are sound, neither is what its name says.
+    contents = [p.read_bytes() for p in files]
+    for path, data in zip(files, contents[1:] + contents[:1], strict=True):
+        path.write_bytes(data)
+    again = run(program, tmp_path)
+    assert again.stdout == native and preloaded(again) == 0
+
+
+def test_code_of_another_translator_version_is_not_found(tmp_path):
+    cache = CodeCache(tmp_path)
+    code = [(0x401000, b"\x90\xc3")]
+    cache.store(RegionCode(cache.key(code), "region_401000", ((0x401000, 2),), b"object"))
+    assert cache.load(cache.key(code)) is not None
+    other = CodeCache(tmp_path)
+    other.environment = b"another translator"
+    assert other.key(code) != cache.key(code)
+    assert other.load(other.key(code)) is None
+
+
+def test_unwritable_cache_directory_still_runs(program, native, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory would be")
+    proc = run(program, blocker / "cache")
+    assert proc.stdout == native and proc.returncode == 0
+
+
+def test_concurrent_runs_share_one_cache(program, native, tmp_path):
+    command = [sys.executable, "-m", "xlate", "run", "--stats", str(program), "20000"]
+    env = {**os.environ, "XLATE_CACHE_DIR": str(tmp_path)}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                              env=env) for _ in range(3)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert out == native and proc.returncode == 0
+    assert not list(tmp_path.rglob(".tmp-*"))
+    warm = run(program, tmp_path)
+    assert warm.stdout == native and preloaded(warm) > 0
+
+
+def test_cache_command_reports_and_clears(program, tmp_path):
+    run(program, tmp_path)
+    env = {**os.environ, "XLATE_CACHE_DIR": str(tmp_path)}
+    stats = subprocess.run([sys.executable, "-m", "xlate", "cache", "stats"], env=env,
+                           capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert re.search(r"[1-9]\d* regions for 1 programs", stats)
+    cleared = subprocess.run([sys.executable, "-m", "xlate", "cache", "clear"], env=env,
+                             capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert "removed" in cleared
+    assert not region_files(tmp_path)
