@@ -84,10 +84,19 @@ uint64_t xlate_load(xlate_cpu *cpu, uint64_t guest_addr, int size)
     return value;
 }
 
+void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
+{
+    uint64_t end = guest_addr + size;
+    if (!cpu->code_written_end || guest_addr < cpu->code_written_start)
+        cpu->code_written_start = guest_addr;
+    if (end > cpu->code_written_end)
+        cpu->code_written_end = end;
+}
+
 void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value)
 {
     GUARDED(cpu, {
-        uint8_t *p = xlate_host(cpu, guest_addr, size);
+        uint8_t *p = xlate_host_write(cpu, guest_addr, size);
         switch (size) {
         case 1: *p = (uint8_t)value; break;
         case 2: { uint16_t v = (uint16_t)value; memcpy(p, &v, 2); break; }
@@ -104,7 +113,7 @@ int xlate_copy_from_guest(xlate_cpu *cpu, void *dst, uint64_t guest_addr, uint64
 
 int xlate_copy_to_guest(xlate_cpu *cpu, uint64_t guest_addr, const void *src, uint64_t size)
 {
-    return GUARDED(cpu, memcpy(xlate_host(cpu, guest_addr, size), src, size)) ? -1 : 0;
+    return GUARDED(cpu, memcpy(xlate_host_write(cpu, guest_addr, size), src, size)) ? -1 : 0;
 }
 
 int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max)

@@ -22,4 +22,15 @@ static inline uint8_t *xlate_host(xlate_cpu *cpu, uint64_t guest_addr, uint64_t 
     return cpu->mem_base + guest_addr;
 }
 
+void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
+
+/* xlate_host for an access that writes: notes a write to translated code. */
+static inline uint8_t *xlate_host_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
+{
+    uint8_t *p = xlate_host(cpu, guest_addr, size);
+    if (size && (cpu->code_pages[guest_addr >> 12] | cpu->code_pages[(guest_addr + size - 1) >> 12]))
+        xlate_note_code_write(cpu, guest_addr, size);
+    return p;
+}
+
 #endif

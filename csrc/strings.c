@@ -49,14 +49,14 @@ uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep)
     /* Forward copies between disjoint ranges are one memmove, the common case of memcpy. */
     if (rep && d > 0 && n <= XLATE_GUEST_SPACE / size &&
         (dst >= src + n * size || dst + n * size <= src)) {
-        memmove(xlate_host(cpu, dst, n * size), xlate_host(cpu, src, n * size), n * size);
+        memmove(xlate_host_write(cpu, dst, n * size), xlate_host(cpu, src, n * size), n * size);
         cpu->gpr[RSI] = src + n * size;
         cpu->gpr[RDI] = dst + n * size;
         cpu->gpr[RCX] = 0;
         return 0;
     }
     for (; n; n--) {
-        store_n(xlate_host(cpu, cpu->gpr[RDI], size), size,
+        store_n(xlate_host_write(cpu, cpu->gpr[RDI], size), size,
                 load_n(xlate_host(cpu, cpu->gpr[RSI], size), size));
         cpu->gpr[RSI] += d;
         cpu->gpr[RDI] += d;
@@ -72,13 +72,13 @@ uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep)
     uint64_t n = rep ? cpu->gpr[RCX] : 1;
     uint64_t value = cpu->gpr[RAX];
     if (rep && d > 0 && size == 1 && n <= XLATE_GUEST_SPACE) {
-        memset(xlate_host(cpu, cpu->gpr[RDI], n), (int)(value & 0xff), n);
+        memset(xlate_host_write(cpu, cpu->gpr[RDI], n), (int)(value & 0xff), n);
         cpu->gpr[RDI] += n;
         cpu->gpr[RCX] = 0;
         return 0;
     }
     for (; n; n--) {
-        store_n(xlate_host(cpu, cpu->gpr[RDI], size), size, value);
+        store_n(xlate_host_write(cpu, cpu->gpr[RDI], size), size, value);
         cpu->gpr[RDI] += d;
         if (rep)
             cpu->gpr[RCX]--;

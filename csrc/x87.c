@@ -338,18 +338,18 @@ uint64_t xlate_helper_x87_store(xlate_cpu *cpu, uint64_t code, uint64_t operand)
         commit(cpu, &env);
         st_set(cpu, operand & 7, value);
     } else if (kind == XLATE_X87_M80FP) {
-        uint8_t *p = xlate_host(cpu, operand, 10);
+        uint8_t *p = xlate_host_write(cpu, operand, 10);
         xlate_f80_store(value, p);
         commit(cpu, &env);
     } else if (kind == XLATE_X87_M80BCD) {
         uint8_t bcd[10];
         to_bcd(value, empty, bcd, &env);
-        memcpy(xlate_host(cpu, operand, 10), bcd, 10);
+        memcpy(xlate_host_write(cpu, operand, 10), bcd, 10);
         commit(cpu, &env);
     } else {
         unsigned size = memory_size(kind);
         uint64_t bits = convert_for_store(value, empty, kind, (code & XLATE_X87_TRUNC) != 0, &env);
-        write_le(xlate_host(cpu, operand, size), bits, size);
+        write_le(xlate_host_write(cpu, operand, size), bits, size);
         commit(cpu, &env);
     }
     pops(cpu, code);
@@ -731,7 +731,7 @@ uint64_t xlate_helper_x87_control(xlate_cpu *cpu, uint64_t op, uint64_t operand)
         cpu->fpu_sw = summarised(cpu->fpu_sw, cpu->fpu_cw);
         return 0;
     case XLATE_X87_FNSTENV:
-        store_environment(cpu, xlate_host(cpu, operand, 28));
+        store_environment(cpu, xlate_host_write(cpu, operand, 28));
         cpu->fpu_cw |= SW_EXCEPTIONS; /* then every exception is masked */
         cpu->fpu_sw = summarised(cpu->fpu_sw, cpu->fpu_cw);
         return 0;
@@ -742,7 +742,7 @@ uint64_t xlate_helper_x87_control(xlate_cpu *cpu, uint64_t op, uint64_t operand)
         return 0;
     }
     case XLATE_X87_FNSAVE: {
-        uint8_t *p = xlate_host(cpu, operand, 108);
+        uint8_t *p = xlate_host_write(cpu, operand, 108);
         uint8_t image[108];
         store_environment(cpu, image);
         for (unsigned i = 0; i < 8; i++)
@@ -762,7 +762,7 @@ uint64_t xlate_helper_x87_control(xlate_cpu *cpu, uint64_t op, uint64_t operand)
     case XLATE_X87_FXSAVE: {
         uint8_t image[416];
         fxsave(cpu, image);
-        memcpy(xlate_host(cpu, operand, 512), image, sizeof image);
+        memcpy(xlate_host_write(cpu, operand, 512), image, sizeof image);
         return 0;
     }
     case XLATE_X87_FXRSTOR: {

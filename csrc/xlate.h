@@ -12,6 +12,8 @@
 #define XLATE_EXIT_DIVIDE 5   /* #DE at cpu->rip */
 #define XLATE_EXIT_STOP 6     /* cpu->stop_request was set: a safe point */
 #define XLATE_EXIT_HLT 7      /* privileged instruction in user mode (hlt) */
+#define XLATE_EXIT_CODE_WRITTEN 8 /* the instruction before cpu->rip wrote to translated code,
+                                     in [cpu->code_written_start, cpu->code_written_end) */
 
 /* Flag slots in xlate_cpu.flags: one byte each, 0 or 1, so generated code reads and writes a
  * flag without packing rflags. */
@@ -60,6 +62,11 @@ typedef struct xlate_cpu {
     uint64_t insn_count;       /* guest instructions retired by compiled code */
     uint64_t block_count;      /* blocks entered by compiled code */
     xlate_jump_entry *jump_cache; /* the code map's, set by xlate_dispatch */
+    /* One byte a guest page, nonzero where code has been decoded or compiled from the page:
+     * writes there must drop those translations (self-modifying code). */
+    uint8_t *code_pages;
+    uint64_t code_written_start;  /* guest range written to such pages; end 0: none */
+    uint64_t code_written_end;
 } xlate_cpu;
 
 /* Compiled block: returns an XLATE_EXIT_* code, with cpu->rip set to where the guest goes next. */
@@ -96,6 +103,8 @@ int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max);
  * registers in *cpu, so the JIT writes its cached registers back before calling one. */
 typedef uint64_t (*xlate_helper_fn)(xlate_cpu *cpu, uint64_t a, uint64_t b);
 uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b);
+/* Generated code calls this when a store hit a page in code_pages. */
+void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from xlate.builder import Builder, mask
 from xlate.decoder import Block
-from xlate.runtime import EXIT_FAULT, EXIT_NEXT, EXIT_SIGILL, EXIT_STOP, FLAG_SLOT, ffi, lib
+from xlate.runtime import (
+    EXIT_CODE_WRITTEN,
+    EXIT_FAULT,
+    EXIT_NEXT,
+    EXIT_SIGILL,
+    EXIT_STOP,
+    FLAG_SLOT,
+    ffi,
+    lib,
+)
 from xlate.semantics import SEMANTICS
 from xlate.vector_interp import VectorInterp
 
@@ -30,6 +39,7 @@ class InterpBuilder(VectorInterp, Builder):
         self.flags = cpu.flags
         self.next_rip = 0
         self.exit_code = EXIT_NEXT
+        self.code_written = False  # the current instruction wrote to translated code
         self.helpers: dict[str, object] = {}
 
     # values
@@ -94,6 +104,8 @@ class InterpBuilder(VectorInterp, Builder):
         lib.xlate_store(self.cpu, guest_addr, bits // 8, value)
         if self.cpu.fault_signal:
             raise BlockExit(EXIT_FAULT)
+        if self.cpu.code_written_end:
+            self.code_written = True
 
     def call_helper(self, name: str, a: int, b: int) -> int:
         fn = self.helpers.get(name)
@@ -102,6 +114,8 @@ class InterpBuilder(VectorInterp, Builder):
         result = lib.xlate_call_helper(fn, self.cpu, a, b)
         if self.cpu.fault_signal:
             raise BlockExit(EXIT_FAULT)
+        if self.cpu.code_written_end:
+            self.code_written = True
         return result
 
     # control
@@ -147,6 +161,10 @@ class Interpreter:
                 self.cpu.rip = insn.address
                 return EXIT_SIGILL
             self.insns_executed += 1
+            if b.code_written:  # stop after it: what follows may be what it wrote
+                b.code_written = False
+                self.cpu.rip = b.next_rip if insn is block.insns[-1] else insn.next
+                return EXIT_CODE_WRITTEN
         if block.undefined_at is not None and not block.insns:
             self.cpu.rip = block.undefined_at
             return EXIT_SIGILL

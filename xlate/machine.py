@@ -19,8 +19,9 @@ from xlate.decoder import Decoder
 from xlate.errors import XlateError
 from xlate.linux.syscalls import GuestExit, LinuxOS
 from xlate.loader import exec_program
-from xlate.memory import AddressSpace
+from xlate.memory import AddressSpace, page_down, page_up
 from xlate.runtime import (
+    EXIT_CODE_WRITTEN,
     EXIT_DIVIDE,
     EXIT_FAULT,
     EXIT_HLT,
@@ -93,6 +94,7 @@ def new_cpu(memory: AddressSpace):
     cpu.mxcsr = 0x1F80
     cpu.fpu_cw = 0x037F
     cpu.fpu_tag = 0xFF
+    cpu.code_pages = memory.code_pages
     return cpu
 
 
@@ -118,6 +120,7 @@ class Machine:
         self.memory = AddressSpace()
         self.cpu = new_cpu(self.memory)
         self.decoder = Decoder(self.memory)
+        self.memory.on_code_write = self.invalidate_code
         self.os: LinuxOS | None = None
         self.strace = strace
         self.stats = Stats()
@@ -153,10 +156,12 @@ class Machine:
         return machine
 
     def invalidate_code(self, start: int, end: int) -> None:
-        """Forget decoded and compiled code in [start, end)."""
+        """Forget decoded and compiled code in [start, end) (whole pages): it changed."""
+        start, end = page_down(start), page_up(end)
         self.decoder.invalidate(start, end)
         if self._engine is not None:
             self._engine.invalidate(start, end)
+        self.memory.unmark_code(start, end)
 
     def engine(self):
         if self._engine is None:
@@ -188,6 +193,10 @@ class Machine:
                 exit_code = engine.run()
                 if exit_code == EXIT_SYSCALL:
                     self.os.handle(self.cpu)
+                elif exit_code == EXIT_CODE_WRITTEN:  # self-modifying code
+                    cpu = self.cpu
+                    self.invalidate_code(cpu.code_written_start, cpu.code_written_end)
+                    cpu.code_written_start = cpu.code_written_end = 0
                 elif exit_code == EXIT_STOP:
                     if self.cpu.rip in self.decoder.stops:
                         result = RunResult(None)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import bisect
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xlate.runtime import GUEST_SPACE, ffi, lib
 
 GUARD = lib.XLATE_GUEST_GUARD
+CODE_PAGES_SIZE = GUEST_SPACE // 4096
 
 PAGE = 4096
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
@@ -71,13 +73,36 @@ class AddressSpace:
         self.mappings: list[Mapping] = []  # sorted, disjoint
         if lib.xlate_runtime_init():
             raise OSError("cannot install the fault handlers")
+        # A byte a guest page: nonzero where code was decoded from it (see xlate_cpu.code_pages).
+        # Reserved like the space itself: only the pages of it that are touched cost memory.
+        self.code_pages = lib.mmap(ffi.NULL, CODE_PAGES_SIZE, HOST_PROT_READ | HOST_PROT_WRITE,
+                                   flags, -1, 0)
+        if self.code_pages == ffi.cast("void *", -1):
+            raise MemoryError("cannot reserve the code page map")
+        self.code_pages = ffi.cast("uint8_t *", self.code_pages)
+        # Called with a guest range when a host-side write (a syscall) lands on code.
+        self.on_code_write: Callable[[int, int], None] = lambda start, end: None
 
     def close(self) -> None:
         """Give the reservation back to the host; the address space is unusable afterwards."""
         if self.host_base is not None:
             lib.munmap(self.host_base, GUEST_SPACE + GUARD)
+            lib.munmap(self.code_pages, CODE_PAGES_SIZE)
             self.host_base = None
             self.mappings = []
+
+    # -- where code was decoded from --------------------------------------------------------
+
+    def mark_code(self, start: int, end: int) -> None:
+        for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
+            self.code_pages[page] = 1
+
+    def unmark_code(self, start: int, end: int) -> None:
+        for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
+            self.code_pages[page] = 0
+
+    def holds_code(self, start: int, end: int) -> bool:
+        return any(self.code_pages[page] for page in range(start // PAGE, (end + PAGE - 1) // PAGE))
 
     def __del__(self) -> None:
         self.close()
@@ -197,6 +222,8 @@ class AddressSpace:
         if not self.readable(guest_addr, len(data), PROT_WRITE):
             raise GuestMemoryError(errno.EFAULT, f"bad guest write at {guest_addr:#x}")
         ffi.memmove(self._host(guest_addr), data, len(data))
+        if data and self.holds_code(guest_addr, guest_addr + len(data)):
+            self.on_code_write(guest_addr, guest_addr + len(data))
 
     def poke(self, guest_addr: int, data: bytes) -> None:
         """Write whatever the permissions (the loader filling read-only segments)."""

@@ -13,7 +13,8 @@ from xlate.runtime import ffi, lib
 
 # C functions that generated code calls by name (every helper declared in csrc/xlate.h); their
 # addresses are given to LLVM's linker.
-RUNTIME_SYMBOLS = tuple(name for name in dir(lib) if name.startswith("xlate_helper_"))
+RUNTIME_SYMBOLS = ("xlate_note_code_write",
+                   *(name for name in dir(lib) if name.startswith("xlate_helper_")))
 
 _initialized = False
 

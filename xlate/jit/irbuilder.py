@@ -16,7 +16,7 @@ from llvmlite import ir
 from xlate.builder import Builder, Value, mask
 from xlate.decoder import Block, Insn
 from xlate.jit.vector_ir import VectorIR
-from xlate.runtime import EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
+from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
 
 I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
 PTR = ir.PointerType()
@@ -25,7 +25,8 @@ HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "insn_count",
-                       "block_count", "stop_request", "jump_cache")}
+                       "block_count", "stop_request", "jump_cache", "code_pages",
+                       "code_written_end")}
 JUMP_CACHE_BITS = lib.XLATE_JUMP_CACHE_BITS
 JUMP_CACHE_SIZE = lib.XLATE_JUMP_CACHE_SIZE
 
@@ -98,14 +99,16 @@ class IRBuilder(VectorIR, Builder):
 
     @contextmanager
     def unlikely(self, cond: ir.Value):
-        """Emit the body on a cold path taken when cond holds; the body must end the path
-        (ret or unreachable). Code after the with-statement continues on the hot path."""
+        """Emit the body on a cold path taken when cond holds; unless the body ends the path
+        (ret), it rejoins the hot path, where code after the with-statement continues."""
         n = len(self.function.basic_blocks)
         cold = self.function.append_basic_block(f"cold{n}")
         hot = self.function.append_basic_block(f"hot{n}")
         self.ir.cbranch(cond, cold, hot).set_weights([1, 1000])
         self.ir.position_at_end(cold)
         yield
+        if not self.ir.block.is_terminated:
+            self.ir.branch(hot)
         self.ir.position_at_end(hot)
 
     def begin_block(self, block: Block) -> None:
@@ -114,6 +117,7 @@ class IRBuilder(VectorIR, Builder):
         self.forget()
         self.terminated = False
         self.rip_stored_for = None
+        self.check_code_written = False
         for name, count in (("insn_count", len(block.insns)), ("block_count", 1)):
             old = self.load_field(OFFSET[name], I64)
             self.store_field(OFFSET[name], self.ir.add(old, ir.Constant(I64, count)))
@@ -125,15 +129,16 @@ class IRBuilder(VectorIR, Builder):
         """What rollback() needs to undo the emission of one instruction."""
         return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
                 dict(self.gprs), dict(self.flags), dict(self.xmms), set(self.dirty),
-                self.rip_stored_for)
+                self.rip_stored_for, self.check_code_written)
 
     def rollback(self, state: tuple) -> None:
-        block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for = state
+        block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for, check = state
         del self.function.blocks[blocks:]
         del block.instructions[count:]
         self.ir.position_at_end(block)
         self.gprs, self.flags, self.xmms, self.dirty = gprs, flags, xmms, dirty
         self.rip_stored_for = rip_stored_for
+        self.check_code_written = check
 
     def exit_now(self, guest_addr: int, exit_code: int) -> None:
         self.flush()
@@ -232,6 +237,21 @@ class IRBuilder(VectorIR, Builder):
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
         self.ir.store(value, self.host_pointer(guest_addr), align=1)
+        # Self-modifying code: a store to a page that code was translated from is noted, and
+        # the instruction's end leaves the block (finish_insn).
+        code_pages = self.load_field(OFFSET["code_pages"], PTR)
+        last = self.ir.add(guest_addr, ir.Constant(I64, bits // 8 - 1))
+        marks = []
+        for addr in (guest_addr, last):
+            clamped = self.ir.call(self.external("llvm.umin.i64", ir.FunctionType(I64, [I64, I64])),
+                                   [addr, ir.Constant(I64, GUEST_SPACE - 1)])
+            page = self.ir.lshr(clamped, ir.Constant(I64, 12))
+            marks.append(self.ir.load(self.ir.gep(code_pages, [page], source_etype=I8), typ=I8))
+        hit = self.ir.icmp_unsigned("!=", self.ir.or_(*marks), ir.Constant(I8, 0))
+        with self.unlikely(hit):
+            note = self.external("xlate_note_code_write", _NOTE_CODE_WRITE_FN)
+            self.ir.call(note, [self.cpu, guest_addr, ir.Constant(I64, bits // 8)])
+        self.check_code_written = True
 
     def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
         fn = self.module.globals.get(name)
@@ -244,11 +264,24 @@ class IRBuilder(VectorIR, Builder):
         self.note_may_fault()
         result = self.ir.call(self.external("xlate_helper_" + name, HELPER_FN), [self.cpu, a, b])
         self.forget()
+        self.check_code_written = True  # helpers store through xlate_host_write
         return result
 
     # -- primitives: control -----------------------------------------------------------------
 
+    def finish_insn(self, next_rip: Value) -> None:
+        """After an instruction that stored: leave for next_rip if it wrote translated code."""
+        if not self.check_code_written:
+            return
+        self.check_code_written = False
+        pending = self.load_field(OFFSET["code_written_end"], I64)
+        with self.unlikely(self.ir.icmp_unsigned("!=", pending, ir.Constant(I64, 0))):
+            self.flush()
+            self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
+            self.ir.ret(ir.Constant(I32, EXIT_CODE_WRITTEN))
+
     def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
+        self.finish_insn(next_rip)
         self.flush()
         # A conditional branch between two known addresses becomes a real branch, so that each
         # side can branch to its target.
@@ -321,6 +354,9 @@ class IRBuilder(VectorIR, Builder):
             self.ir.ret(ir.Constant(I32, exit_code))
 
 
+_NOTE_CODE_WRITE_FN = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+
+
 class _VolatileLoad(ir.instructions.LoadInstr):
     """llvmlite's load cannot be volatile; this one always is."""
 
@@ -380,6 +416,7 @@ def _emit_block(b: IRBuilder, block: Block, semantics: dict) -> None:
             b.exit_now(insn.address, EXIT_SIGILL)
         if b.terminated:
             return
+        b.finish_insn(b.const(insn.next, 64))
     if not block.insns:  # nothing decodable here
         b.exit_now(block.start, EXIT_SIGILL)
     else:
