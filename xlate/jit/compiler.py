@@ -7,7 +7,6 @@ their code may run."""
 from __future__ import annotations
 
 import llvmlite.binding as llvm
-from llvmlite import ir
 
 from xlate.runtime import ffi, lib
 
@@ -44,10 +43,10 @@ class Compiler:
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
             opt=self.opt_level, codemodel="jitdefault")
 
-    def compile(self, module: ir.Module) -> bytes:
-        """Optimise module and compile it to a host object file."""
+    def compile(self, module: str) -> bytes:
+        """Optimise a module (LLVM IR text) and compile it to a host object file."""
         tm = self._target_machine()
-        parsed = llvm.parse_assembly(str(module))
+        parsed = llvm.parse_assembly(module)
         parsed.verify()
         if self.opt_level:
             pto = llvm.create_pipeline_tuning_options(speed_level=self.opt_level)

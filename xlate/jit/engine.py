@@ -6,7 +6,10 @@ it is hot."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -46,8 +49,21 @@ def successors(block: Block) -> list[int]:
     return [block.end]
 
 
+@dataclass
+class _Job:
+    """A region being compiled in the background."""
+    blocks: dict[int, Block]
+    future: Future
+    stale: bool = False  # its code changed meanwhile: drop the result
+
+
 class JitEngine:
-    """Runs guest code in the interpreter until it is hot, then as compiled blocks."""
+    """Runs guest code in the interpreter until it is hot, then as compiled blocks.
+
+    With a threshold, LLVM works in a background thread (llvmlite releases the GIL while LLVM
+    runs) and the guest goes on in the interpreter; finished regions are installed when control
+    is back here, a safe point. With no threshold, compilation is synchronous: code runs
+    compiled from its first instruction."""
 
     def __init__(self, cpu, decoder: Decoder, stats, threshold: int = DEFAULT_THRESHOLD,
                  opt_level: int = 2, cache: CodeCache | None = None) -> None:
@@ -64,6 +80,9 @@ class JitEngine:
         self.translated: dict[int, int] = {}  # compiled block's guest address -> its end
         self.batch_of: dict[int, set[int]] = {}  # guest address -> the batch compiled with it
         self.blocks_interpreted = 0
+        self.worker: ThreadPoolExecutor | None = None
+        self.jobs: list[_Job] = []
+        self.queued: set[int] = set()  # block addresses of unfinished jobs
 
     def run(self) -> int:
         cpu, stops, runs = self.cpu, self.decoder.stops, self.runs
@@ -71,13 +90,23 @@ class JitEngine:
             exit_code = lib.xlate_dispatch(cpu, self.code_map)
             if exit_code != EXIT_MISS:
                 return exit_code
+            if self.jobs:
+                self._install_finished()
+                if self.translated.get(cpu.rip):
+                    continue
             rip = cpu.rip
             if rip in stops:
                 return EXIT_STOP
             count = runs.get(rip, 0)
             if count >= self.threshold:
-                self.translate(rip)
-                continue
+                if rip not in self.queued:
+                    self.translate(rip)
+                elif count >= 2 * self.threshold:
+                    # Still hot while its compilation is under way: interpreting it on would
+                    # only slow LLVM down (the GIL), so wait.
+                    self._install_finished(wait_for=rip)
+                if rip in self.translated:
+                    continue
             runs[rip] = count + 1
             self.blocks_interpreted += 1
             exit_code = self.interpreter.run_block(self.decoder.block(rip))
@@ -87,13 +116,13 @@ class JitEngine:
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
         whose blocks branch to each other: a region."""
-        started = time.perf_counter()
         blocks: dict[int, Block] = {}
         pending = [guest_addr]
         limit = BATCH_BLOCKS if self.threshold else UNTESTED_BATCH_BLOCKS
         while pending and len(blocks) < limit:
             addr = pending.pop()
-            if addr in blocks or addr in self.translated or addr in self.decoder.stops:
+            if (addr in blocks or addr in self.translated or addr in self.queued
+                    or addr in self.decoder.stops):
                 continue
             blocks[addr] = block = self.decoder.block(addr)
             # Follow only targets in executable memory (data after a call to a noreturn
@@ -102,33 +131,68 @@ class JitEngine:
             pending.extend(a for a in successors(block)
                            if a not in blocks and self.decoder.executable(a)
                            and (self.threshold == 0 or a in self.runs))
+        # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
+        started = time.perf_counter()
         code = [(addr, b"".join(insn.raw for insn in block.insns))
                 for addr, block in blocks.items()]
         # A region with undecodable code is not kept: its key would not cover those bytes.
         cacheable = self.cache is not None and all(raw for _, raw in code)
         key = self.cache.key(code) if cacheable else ""
         region = self.cache.load(key) if cacheable else None
+        module = None
         if region is None:
             module = ir.Module(name=f"region_{guest_addr:x}")
             module.triple = ""
             name = translate_region(module, list(blocks.values()), SEMANTICS)
-            region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
-                                self.compiler.compile(module))
+            region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
+        self.stats.translate_seconds += time.perf_counter() - started
+        job = (region, module and str(module), cacheable)
+        if not self.threshold:
+            self._install(*self._compile(*job))
+            return
+        if self.worker is None:
+            self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
+        self.jobs.append(_Job(blocks, self.worker.submit(self._compile, *job)))
+        self.queued |= blocks.keys()
+
+    def _compile(self, region: RegionCode, module: str | None,
+                 cacheable: bool) -> tuple[RegionCode, int, bool]:
+        """Compile the region's IR (unless the cache had its code) and link it in: (region,
+        host address, whether the cache holds it). All LLVM work happens here, in one thread
+        at a time."""
+        started = time.perf_counter()
+        if module is not None:
+            region = dataclasses.replace(region, obj=self.compiler.compile(module))
             if cacheable:
                 self.cache.store(region)
-        self._install(region)
-        if cacheable:
-            self.cached_keys.append(key)
+        address = self.compiler.load(region.obj, region.name)
         self.stats.translate_seconds += time.perf_counter() - started
+        return region, address, cacheable
 
-    def _install(self, region: RegionCode) -> None:
-        code = ffi.cast("void *", self.compiler.load(region.obj, region.name))
+    def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
+        """Install the regions compiled so far; with wait, all of them, and with wait_for,
+        those up to the one holding that block."""
+        if wait_for is not None:
+            for job in self.jobs:
+                job.future.result()
+                if wait_for in job.blocks:
+                    break
+        for job in [job for job in self.jobs if wait or job.future.done()]:
+            self.jobs.remove(job)
+            self.queued -= job.blocks.keys()
+            if not job.stale:
+                self._install(*job.future.result())
+
+    def _install(self, region: RegionCode, address: int, cached: bool) -> None:
+        code = ffi.cast("void *", address)
         batch = {addr for addr, _ in region.blocks}
         for addr, size in region.blocks:
             lib.xlate_code_map_insert(self.code_map, addr, code)
             self.batch_of[addr] = batch
             self.translated[addr] = addr + size
         self.stats.blocks_translated += len(batch)
+        if cached:
+            self.cached_keys.append(region.key)
 
     def preload(self, keys: list[str], memory: AddressSpace) -> None:
         """Install regions that earlier runs compiled, where the guest code is what it was."""
@@ -141,13 +205,16 @@ class JitEngine:
             except GuestMemoryError:
                 continue
             if self.cache.key(code) == key:
-                self._install(region)
-                self.cached_keys.append(key)
+                self._install(region, self.compiler.load(region.obj, region.name), True)
                 self.stats.regions_preloaded += 1
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
         blocks is, as its other blocks branch to it."""
+        for job in self.jobs:
+            if any(a < end and start < block.end for a, block in job.blocks.items()):
+                job.stale = True
+                self.queued -= job.blocks.keys()
         stale: set[int] = set()
         for addr in [a for a, a_end in self.translated.items() if a < end and start < a_end]:
             stale |= self.batch_of.get(addr, {addr})
@@ -157,7 +224,13 @@ class JitEngine:
             self.translated.pop(addr, None)
 
     def finish(self, program_digest: str) -> None:
-        """At the end of a run: remember the program's regions, and count."""
+        """At the end of a run: let compilations under way finish (so that the cache gets
+        them), remember the program's regions, and count."""
+        if self.worker is not None:
+            self.worker.shutdown(wait=True, cancel_futures=True)
+            for job in [job for job in self.jobs if job.future.cancelled()]:
+                self.jobs.remove(job)
+            self._install_finished(wait=True)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
         self.collect_stats()
