@@ -1,19 +1,29 @@
-"""The benchmark cases, and how each runner (native, qemu, the JIT, the interpreter) runs one.
+"""The benchmark cases, and how each runner (native, qemu, the interpreter, the JIT cold and warm)
+runs one.
 
 Each case has two sizes. `args` is the long size, where the native run takes roughly 0.2-1 s; qemu
-and the JIT run it. The interpreter runs about 1000 times slower than native (about 2.5 us a guest
-instruction), so it runs `interp_args`, two to three million guest instructions (about 5-15 s).
+and the JIT (cold and warm) run it. The interpreter runs about 1000 times slower than native (about
+2.5 us a guest instruction), so it runs `interp_args`, two to three million guest instructions
+(about 5-15 s).
 Every runner is compared with a native run of the same arguments, so a ratio measures equal work.
 The sizes are in guest-program units; read tests/programs/NAME.c for what each one means.
+
+The JIT keeps compiled code in a persistent code cache ($XLATE_CACHE_DIR), so it has two runners:
+"jit-cold" gets a new, empty cache directory for every run (removed afterwards), so that it pays for
+translating and for writing the cache, as a user's first run does; "jit-warm" uses one directory
+per case (bench/.build/cache/CASE), emptied when the case starts and filled by one untimed run, so
+that it starts from the code cache, as a user's second run does. Neither touches the user's cache.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +39,13 @@ _spec = importlib.util.spec_from_file_location(
 programs_build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(programs_build)
 
-RUNNERS = ("native", "qemu", "interp", "jit")
+RUNNERS = ("native", "qemu", "interp", "jit-cold", "jit-warm")
+JIT_RUNNERS = ("jit-cold", "jit-warm")  # both run `xlate run --engine jit`; only the cache differs
 QEMU = "qemu-x86_64"
-# What xlate's --stats line says about translation, e.g. "translating 1.374 s, running 0.001 s".
-_TRANSLATING = re.compile(r"translating ([0-9.]+) s, running ([0-9.]+) s")
+CACHE_VARIABLE = "XLATE_CACHE_DIR"  # where xlate keeps its code cache
+# What xlate's --stats line says about translation, e.g. "translating 0.374 s (and 1.102 s in the
+# background)": the time on the guest's thread and LLVM's time beside it.
+_TRANSLATING = re.compile(r"translating ([0-9.]+) s \(and ([0-9.]+) s in the background\)")
 
 
 @dataclass(frozen=True)
@@ -87,11 +100,35 @@ def command(runner: str, binary: Path, args: tuple[str, ...]) -> list[str]:
         return [str(binary), *args]
     if runner == "qemu":
         return [QEMU, str(binary), *args]
-    if runner in ("jit", "interp"):
+    if runner == "interp" or runner in JIT_RUNNERS:
+        engine = "interp" if runner == "interp" else "jit"
         # --stats costs one line on stderr at exit, and tells translation apart from running.
-        return [sys.executable, "-m", "xlate", "run", "--engine", runner, "--stats",
+        return [sys.executable, "-m", "xlate", "run", "--engine", engine, "--stats",
                 str(binary), *args]
     raise ValueError(f"unknown runner {runner!r}; expected one of {RUNNERS}")
+
+
+def warm_cache_dir(case: BenchCase) -> Path:
+    """jit-warm's code cache for CASE, emptied: the caller fills it with one untimed run."""
+    directory = BUILD_DIR / "cache" / case.name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
+
+
+def run_runner(runner: str, binary: Path, args: tuple[str, ...], timeout: float,
+               warm_cache: Path | None = None) -> Run:
+    """One timed run of RUNNER. jit-cold runs with a new, empty code cache, removed after the
+    timer stops; jit-warm runs with WARM_CACHE (from warm_cache_dir, filled by an earlier run)."""
+    cmd = command(runner, binary, args)
+    if runner == "jit-cold":
+        with tempfile.TemporaryDirectory(prefix="xlate-bench-cold-") as directory:
+            return run_timed(cmd, timeout, env={CACHE_VARIABLE: directory})
+    if runner == "jit-warm":
+        if warm_cache is None:
+            raise ValueError("jit-warm needs its cache directory (see warm_cache_dir)")
+        return run_timed(cmd, timeout, env={CACHE_VARIABLE: str(warm_cache)})
+    return run_timed(cmd, timeout)
 
 
 @dataclass
@@ -120,18 +157,21 @@ class Run:
         return lines[-1] if lines else ""
 
     def translate_seconds(self) -> float | None:
-        """The JIT's own account of its translation time, from the --stats line."""
+        """The JIT's own account of its translation time (foreground and background), from the
+        --stats line."""
         found = _TRANSLATING.search(self.stderr.decode("utf-8", "replace"))
-        return float(found.group(1)) if found else None
+        return float(found.group(1)) + float(found.group(2)) if found else None
 
 
-def run_timed(cmd: list[str], timeout: float) -> Run:
-    """Times the whole process, Python start-up included for xlate: what a user waits for."""
+def run_timed(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> Run:
+    """Times the whole process, Python start-up included for xlate: what a user waits for.
+    ENV holds variables to set on top of this process's environment."""
+    environment = {**os.environ, **env} if env else None  # None: inherit it unchanged
     started = time.perf_counter()
     try:
         # cwd=REPO so that `-m xlate` finds the package without installing it.
         result = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, cwd=REPO,
-                                timeout=timeout)
+                                timeout=timeout, env=environment)
     except subprocess.TimeoutExpired as e:
         return Run(time.perf_counter() - started, None, e.stdout or b"", e.stderr or b"")
     seconds = time.perf_counter() - started

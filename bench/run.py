@@ -1,11 +1,14 @@
-"""Times the benchmark cases natively, under qemu-x86_64, the JIT and the interpreter, in one run,
-and prints each one's time as a ratio to native.
+"""Times the benchmark cases natively, under qemu-x86_64, the interpreter and the JIT (cold: an
+empty code cache; warm: a second run), in one run, and prints each one's time as a ratio to native.
 
-    python3 -m bench.run [--cases fib,sieve] [--repeat 3] [--engines native,qemu,interp,jit]
+    python3 -m bench.run [--cases fib,sieve] [--repeat 3] [--timeout 600]
+                         [--engines native,qemu,interp,jit-cold,jit-warm]
 
-Runs are interleaved (native, qemu, jit, native at the interpreter's size, interp; then again), so
-that a machine slowing down or speeding up mid-run affects every column alike. The exit status is
-0 whenever the table was printed, even when an engine failed: failures are rows of the table.
+Runs are interleaved (native, qemu, jit-cold, jit-warm, native at the interpreter's size, interp;
+then again), so that a machine slowing down or speeding up mid-run affects every column alike.
+jit-warm's cache is emptied when its case starts and filled by one untimed run before its first
+timed run. The exit status is 0 whenever the table was printed, even when an engine failed:
+failures are rows of the table.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from bench.cases import (
     BenchCase,
     Run,
     build_case,
-    command,
     find_case,
     programs_build,
-    run_timed,
+    run_runner,
     runner_available,
+    warm_cache_dir,
 )
 
 EXPLANATION = """\
@@ -38,11 +41,15 @@ run of the SAME arguments: qemu and the JIT run the long size ("args"); the inte
 that size ("native s (interp args)"), so every ratio is normalised by the work done. That native
 run lasts milliseconds, much of it process start-up, so interp/native understates the per-
 instruction slowdown somewhat.
-"jit speedup" is (interp/native) / (jit/native): how many times faster than the interpreter the
-JIT does the same work. "translate s" is the JIT's translation time from its --stats line
-(median). A failed runner shows "fail STATUS" (the exit status a shell reports), "MISMATCH"
-(stdout differs from native's) or "timeout", and is left out of the geomeans: "(k/n)" after a
-geomean means it covers only the k cases of n that ran."""
+jit-cold runs with a new, empty code cache ($XLATE_CACHE_DIR) every time, so it pays for
+translating and for writing the cache, as a user's first run does. jit-warm runs with one cache
+per case (bench/.build/cache/CASE), emptied when the case starts and filled by one untimed run, so
+it starts from the cached code, as a user's second run does. "translate s (cold)" is the JIT's
+translation time from the --stats line of the jit-cold runs (median).
+"jit-warm speedup over interp" is (interp/native) / (jit-warm/native): how many times faster than
+the interpreter the warm JIT does the same work. A failed runner shows "fail STATUS" (the exit
+status a shell reports), "MISMATCH" (stdout differs from native's) or "timeout", and is left out
+of the geomeans: "(k/n)" after a geomean means it covers only the k cases of n that ran."""
 
 
 @dataclass
@@ -77,7 +84,8 @@ class CaseResult:
 def _plan(case: BenchCase, runners: list[str]) -> dict[tuple[str, tuple[str, ...]], Slot]:
     """The slots of one repetition, in running order; each runner's native reference comes first."""
     order = [("native", case.args)]
-    order += [(runner, case.args) for runner in ("qemu", "jit") if runner in runners]
+    order += [(runner, case.args) for runner in ("qemu", "jit-cold", "jit-warm")
+              if runner in runners]
     if "interp" in runners:
         order += [("native", case.interp_args), ("interp", case.interp_args)]
     slots: dict[tuple[str, tuple[str, ...]], Slot] = {}
@@ -92,6 +100,8 @@ def measure(case: BenchCase, runners: list[str], repeat: int, timeout: float) ->
     except (programs_build.BuildError, ValueError) as e:
         return CaseResult(case, {}, error=f"build failed: {e}")
     slots = _plan(case, runners)
+    warm_cache = warm_cache_dir(case) if "jit-warm" in runners else None  # emptied
+    warmed = False
     for _ in range(repeat):
         for slot in slots.values():
             if slot.failure:
@@ -100,17 +110,28 @@ def measure(case: BenchCase, runners: list[str], repeat: int, timeout: float) ->
             if slot.runner != "native" and not native.runs:
                 slot.failure = "no native"
                 continue
-            run = run_timed(command(slot.runner, binary, slot.args), timeout)
+            if slot.runner == "jit-warm" and not warmed:
+                # Untimed: fills the cache that the timed runs start from. Checked all the same.
+                warmed = True
+                warm_up = run_runner(slot.runner, binary, slot.args, timeout, warm_cache)
+                if _failed(case, slot, warm_up, native.runs[0], " (warm-up run)"):
+                    continue
+            run = run_runner(slot.runner, binary, slot.args, timeout, warm_cache)
             # The first native run is the reference for every later run of the same arguments.
             reference = native.runs[0] if native.runs else Run(0.0, 0, run.stdout, b"")
-            slot.failure = run.failure(reference)
-            if slot.failure:
-                detail = run.last_stderr_line()
-                print(f"  {case.name} {slot.runner} {' '.join(slot.args)}: {slot.failure}"
-                      + (f": {detail}" if detail else ""), file=sys.stderr)
-            else:
+            if not _failed(case, slot, run, reference):
                 slot.runs.append(run)
     return CaseResult(case, slots)
+
+
+def _failed(case: BenchCase, slot: Slot, run: Run, reference: Run, what: str = "") -> bool:
+    """Whether RUN failed against the native REFERENCE; if so, marks SLOT and says why on stderr."""
+    slot.failure = run.failure(reference)
+    if slot.failure:
+        detail = run.last_stderr_line()
+        where = " ".join([case.name, slot.runner, *slot.args]) + what
+        print(f"  {where}: {slot.failure}" + (f": {detail}" if detail else ""), file=sys.stderr)
+    return slot.failure is not None
 
 
 def _seconds(value: float | None) -> str:
@@ -150,7 +171,8 @@ def _ratio_cell(result: CaseResult, runner: str) -> str:
 
 
 def _translate_seconds(result: CaseResult) -> float | None:
-    slot = result.slot("jit")
+    """The median translation time of the jit-cold runs, from their --stats lines."""
+    slot = result.slot("jit-cold")
     if slot is None or slot.failure:
         return None
     values = [s for s in (run.translate_seconds() for run in slot.runs) if s is not None]
@@ -165,20 +187,24 @@ def _native_seconds(result: CaseResult, runner: str) -> float | None:
     return native.median_seconds()
 
 
+RATIO_RUNNERS = ("qemu", "interp", "jit-cold", "jit-warm")  # the runners shown as ratios
+
+
 def table(results: list[CaseResult]) -> list[list[str]]:
-    header = ["case", "args", "native s", "qemu/native", "jit/native", "translate s",
-              "interp args", "native s (interp args)", "interp/native", "jit speedup"]
+    header = ["case", "args", "native s", "qemu/native", "interp args", "native s (interp args)",
+              "interp/native", "jit-cold/native", "jit-warm/native", "translate s (cold)",
+              "jit-warm speedup over interp"]
     rows = [header]
-    columns: dict[str, list[float]] = {"qemu": [], "jit": [], "interp": [], "speedup": []}
+    columns: dict[str, list[float]] = {name: [] for name in (*RATIO_RUNNERS, "speedup")}
     for result in results:
         case = result.case
         if result.error:
             rows.append([case.name, result.error] + [""] * (len(header) - 2))
             continue
-        ratios = {runner: _ratio_to_native(result, runner) for runner in ("qemu", "jit", "interp")}
+        ratios = {runner: _ratio_to_native(result, runner) for runner in RATIO_RUNNERS}
         speedup = None
-        if ratios["jit"] and ratios["interp"]:
-            speedup = ratios["interp"] / ratios["jit"]
+        if ratios["jit-warm"] and ratios["interp"]:
+            speedup = ratios["interp"] / ratios["jit-warm"]
         for name, value in [*ratios.items(), ("speedup", speedup)]:
             if value is not None:
                 columns[name].append(value)
@@ -187,23 +213,24 @@ def table(results: list[CaseResult]) -> list[list[str]]:
             " ".join(case.args) or "(default)",
             _seconds(_native_seconds(result, "native")),
             _ratio_cell(result, "qemu"),
-            _ratio_cell(result, "jit"),
-            _seconds(_translate_seconds(result)),
             " ".join(case.interp_args) or "(default)",
             _seconds(_native_seconds(result, "interp")),
             _ratio_cell(result, "interp"),
+            _ratio_cell(result, "jit-cold"),
+            _ratio_cell(result, "jit-warm"),
+            _seconds(_translate_seconds(result)),
             _ratio(speedup),
         ])
     total = len(results)
-    rows.append(["geomean", "", "", _geomean(columns["qemu"], total),
-                 _geomean(columns["jit"], total), "", "", "",
-                 _geomean(columns["interp"], total), _geomean(columns["speedup"], total)])
+    geomeans = {name: _geomean(values, total) for name, values in columns.items()}
+    rows.append(["geomean", "", "", geomeans["qemu"], "", "", geomeans["interp"],
+                 geomeans["jit-cold"], geomeans["jit-warm"], "", geomeans["speedup"]])
     return rows
 
 
 def format_table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    text_columns = {0, 1, 6}  # names and arguments read left to right; numbers line up right
+    text_columns = {0, 1, 4}  # names and arguments read left to right; numbers line up right
 
     def line(row: list[str]) -> str:
         cells = [cell.ljust(w) if i in text_columns else cell.rjust(w)

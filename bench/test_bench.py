@@ -4,8 +4,11 @@ Not part of the normal test run (pytest's testpaths is tests/); run them explici
     python3 -m pytest bench/ --benchmark-only
     python3 -m pytest bench/ --benchmark-only -k "fib and (native or jit)"
 
-The interpreter runs a smaller size than the others (see bench/cases.py), so its benchmark records
-the native time of its own arguments in extra_info["native_seconds"], for comparing like with like.
+The runners are native, qemu, interp, jit-cold (a new, empty code cache every round) and jit-warm
+(one cache per case under bench/.build/cache, emptied when its test starts and filled by one
+untimed warm-up round). The interpreter runs a smaller size than the others (see bench/cases.py),
+so its benchmark records the native time of its own arguments in extra_info["native_seconds"], for
+comparing like with like.
 Each benchmark also checks that the runner prints what the native run prints and exits alike.
 """
 
@@ -24,12 +27,15 @@ from bench.cases import (
     Run,
     build_case,
     command,
+    run_runner,
     run_timed,
     runner_available,
+    warm_cache_dir,
 )
 
 # A single round of the interpreter takes 5-15 s, so it gets fewer rounds than the fast runners.
-ROUNDS = {"native": 5, "qemu": 3, "jit": 3, "interp": 1}
+ROUNDS = {"native": 5, "qemu": 3, "interp": 1, "jit-cold": 3, "jit-warm": 3}
+WARMUP_ROUNDS = {"jit-warm": 1}  # untimed rounds first: jit-warm's fills its code cache
 NATIVE_RUNS = 3  # for the native median recorded next to each benchmark
 TIMEOUT = 600.0
 
@@ -58,10 +64,11 @@ def test_speed_with_output_checked(benchmark, case: BenchCase, runner: str):
         pytest.skip(f"{runner} is not installed")
     args = case.args_for(runner)
     reference, native_seconds = _native(case, args)
-    cmd = command(runner, _binary(case), args)
+    binary = _binary(case)
+    warm_cache = warm_cache_dir(case) if runner == "jit-warm" else None  # emptied
 
     def run_and_check() -> Run:
-        run = run_timed(cmd, TIMEOUT)
+        run = run_runner(runner, binary, args, TIMEOUT, warm_cache)
         # Raising here ends the benchmark at the first bad round instead of timing every round.
         failure = run.failure(reference)
         assert failure is None, f"{failure}: {run.last_stderr_line()}"
@@ -70,4 +77,5 @@ def test_speed_with_output_checked(benchmark, case: BenchCase, runner: str):
     benchmark.group = case.name
     benchmark.extra_info["args"] = " ".join(args)
     benchmark.extra_info["native_seconds"] = native_seconds
-    benchmark.pedantic(run_and_check, rounds=ROUNDS[runner], iterations=1)
+    benchmark.pedantic(run_and_check, rounds=ROUNDS[runner], iterations=1,
+                       warmup_rounds=WARMUP_ROUNDS.get(runner, 0))

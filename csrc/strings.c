@@ -1,5 +1,7 @@
 /* The string instructions (movs, stos, lods, cmps, scas) with their rep prefixes.  Registers are
- * updated after every element, so a fault part-way leaves the state the hardware would. */
+ * updated after every element (or every run of elements on one page, which either all complete
+ * or, faulting on their page, all do nothing), so a fault part-way leaves the state the hardware
+ * would: the registers at the faulting element and every element before it done. */
 #include <string.h>
 
 #include "runtime.h"
@@ -13,9 +15,24 @@ static uint64_t load_n(const uint8_t *p, uint64_t size)
     return v;
 }
 
+/* One host store per element: an element that straddles a page boundary and faults on its second
+ * page must leave its first page untouched, as the faulting instruction would. */
 static void store_n(uint8_t *p, uint64_t size, uint64_t v)
 {
-    memcpy(p, &v, size);
+    switch (size) {
+    case 1: { uint8_t x = (uint8_t)v; memcpy(p, &x, 1); break; }
+    case 2: { uint16_t x = (uint16_t)v; memcpy(p, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; memcpy(p, &x, 4); break; }
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+enum { PAGE = 4096 };
+
+/* How many whole elements from guest_addr on lie on its page. */
+static uint64_t elements_on_page(uint64_t guest_addr, uint64_t size)
+{
+    return (PAGE - (guest_addr & (PAGE - 1))) / size;
 }
 
 static int64_t step(xlate_cpu *cpu, uint64_t size)
@@ -46,13 +63,29 @@ uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep)
     int64_t d = step(cpu, size);
     uint64_t n = rep ? cpu->gpr[RCX] : 1;
     uint64_t src = cpu->gpr[RSI], dst = cpu->gpr[RDI];
-    /* Forward copies between disjoint ranges are one memmove, the common case of memcpy. */
+    /* Forward copies between disjoint ranges, the common case of memcpy, are one memmove for
+     * each run of elements that stays on one source page and one destination page. */
     if (rep && d > 0 && n <= XLATE_GUEST_SPACE / size &&
         (dst >= src + n * size || dst + n * size <= src)) {
-        memmove(xlate_host_write(cpu, dst, n * size), xlate_host(cpu, src, n * size), n * size);
-        cpu->gpr[RSI] = src + n * size;
-        cpu->gpr[RDI] = dst + n * size;
-        cpu->gpr[RCX] = 0;
+        while (n) {
+            uint64_t k = elements_on_page(src, size), on_dst = elements_on_page(dst, size);
+            k = k < on_dst ? k : on_dst;
+            k = k < n ? k : n;
+            if (k == 0) { /* an element across a page boundary goes on its own */
+                store_n(xlate_host_write(cpu, dst, size), size,
+                        load_n(xlate_host(cpu, src, size), size));
+                k = 1;
+            } else {
+                memmove(xlate_host_write(cpu, dst, k * size), xlate_host(cpu, src, k * size),
+                        k * size);
+            }
+            n -= k;
+            src += k * size;
+            dst += k * size;
+            cpu->gpr[RSI] = src;
+            cpu->gpr[RDI] = dst;
+            cpu->gpr[RCX] = n;
+        }
         return 0;
     }
     for (; n; n--) {
@@ -72,9 +105,14 @@ uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep)
     uint64_t n = rep ? cpu->gpr[RCX] : 1;
     uint64_t value = cpu->gpr[RAX];
     if (rep && d > 0 && size == 1 && n <= XLATE_GUEST_SPACE) {
-        memset(xlate_host_write(cpu, cpu->gpr[RDI], n), (int)(value & 0xff), n);
-        cpu->gpr[RDI] += n;
-        cpu->gpr[RCX] = 0;
+        while (n) { /* one memset a page */
+            uint64_t dst = cpu->gpr[RDI], k = elements_on_page(dst, 1);
+            k = k < n ? k : n;
+            memset(xlate_host_write(cpu, dst, k), (int)(value & 0xff), k);
+            n -= k;
+            cpu->gpr[RDI] = dst + k;
+            cpu->gpr[RCX] = n;
+        }
         return 0;
     }
     for (; n; n--) {

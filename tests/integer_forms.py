@@ -167,7 +167,7 @@ def check(case: Case, engine: str) -> None:
 def check_cases(engine: str, cases: st.SearchStrategy[Case], examples: int) -> None:
     """Check `examples` cases drawn from the strategy (fewer under the JIT, which compiles
     every case)."""
-    n = examples if engine == "interp" else max(5, examples // 2)
+    n = examples if engine == "interp" else max(min(examples, 5), examples // 2)
 
     @settings(max_examples=n * EXPLORE if EXPLORE else n, deadline=None, derandomize=not EXPLORE,
               database=None, suppress_health_check=list(HealthCheck))

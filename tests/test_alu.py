@@ -9,8 +9,11 @@ from hypothesis import strategies as st
 from tests.integer_forms import (
     GPR,
     PTR,
+    STACK,
     WIDTHS,
+    Case,
     Operands,
+    check,
     check_cases,
     engines,
     full_name,
@@ -200,6 +203,18 @@ def compare_exchanges(draw: st.DrawFn) -> object:
 def test_cmpxchg_matches_the_cpu_when_equal_and_not_equal(engine):
     # Pins what the 32-bit forms do to the upper halves of rax and of a register destination.
     check_cases(engine, compare_exchanges(), 200)
+
+
+@engines
+@pytest.mark.parametrize("destination", [5, 6], ids=["equal", "unequal"])
+def test_cmpxchg_32_bit_loads_eax_only_when_unequal_so_rax_keeps_its_upper_half_otherwise(
+        engine, destination):
+    # eax = 5: equal to ecx = 5 (ecx = edx, rax untouched), not to ecx = 6 (eax = 6, rax
+    # zero-extended). ecx's upper half is 0, because Intel and AMD differ on writing an unequal
+    # register destination back.
+    gpr = [0] * 16
+    gpr[0], gpr[1], gpr[2], gpr[4] = 0xAAAA_AAAA_0000_0005, destination, 7, STACK
+    check(Case("cmpxchg ecx, edx", tuple(gpr), rflags=0, seed=1), engine)
 
 
 @engines

@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 from tests.integer_forms import (
     PTR,
     STACK,
+    Case,
     Operands,
+    check,
     check_cases,
     engines,
+    known_failure,
     values,
     widths_with_legacy8,
 )
@@ -68,6 +71,16 @@ def test_cmov_reads_its_memory_source_even_when_the_condition_is_false(engine):
         bits = draw(st.sampled_from((16, 32, 64)))
         return ops.case(f"cmov{cc} {ops.reg(bits)}, {PTR[bits]} [0x8]")
     check_cases(engine, cases(), 20)
+
+
+@engines
+@pytest.mark.parametrize("asm", ["cmovz rax, qword ptr [rax]", "cmovz ax, word ptr [rax]"])
+def test_cmov_faults_on_its_source_when_the_destination_is_also_the_base(engine, asm, request):
+    known_failure(request, engine, ("jit",), "jit: the unused load of a false cmov is dropped "
+                  "when the destination register is also the address base")
+    gpr = [0] * 16
+    gpr[0], gpr[4] = 0x8, STACK
+    check(Case(asm, tuple(gpr), rflags=0, seed=1), engine)  # ZF clear: no move, still a fault
 
 
 @engines
@@ -217,6 +230,10 @@ def test_enter_and_leave_build_and_drop_frames_like_the_cpu(engine):
         if draw(st.booleans()):
             return ops.case("leave", rbp=rbp)
         # Nesting levels copy frame pointers from below the old rbp (the level is mod 32).
+        # Those lie above the stack pointer in real frames: when they overlap the pushes and
+        # the allocation crosses a page, AMD CPUs copy differently (unspecified behaviour).
         level = draw(st.sampled_from((0, 0, 1, 2, 5, 31, 32, 33, 0xFF)))
+        if level & 31:
+            rbp = STACK + 8 * draw(st.integers(32, 0x80))
         return ops.case(f"enter {draw(st.integers(0, 0xFFFF)):#x}, {level:#x}", rbp=rbp)
     check_cases(engine, cases(), 30)

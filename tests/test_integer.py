@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tests.integer_forms import Operands, check_cases, engines
+from tests.difftest import ENGINES
+from tests.integer_forms import PTR, STACK, Operands, check_cases, engines, known_failure
+from tests.oracle import DATA_ADDR, DATA_SIZE
 from xlate.semantics import SEMANTICS, UNDEFINED_FLAGS
 from xlate.semantics.flags import CONDITIONS
 
@@ -73,3 +75,74 @@ def test_flags_flow_between_instructions_as_on_the_cpu(engine):
     # Each single-instruction test compares the flags at the end; here flags are consumed
     # inside the block, where an engine may compute them lazily or drop dead ones.
     check_cases(engine, flag_sequences(), 150)
+
+
+# ---- faults ----------------------------------------------------------------------------------
+
+# Unmapped addresses (below, between and above the oracle's regions), and one whose access
+# straddles the end of the data region: an access there faults as a whole, writing nothing.
+BAD_ADDRESSES = (0x8, 0x1000, DATA_ADDR - 0x10, DATA_ADDR + DATA_SIZE + 0x10)
+MEMORY_FORMS = (
+    "mov {m}, {r}", "mov {r}, {m}", "add {m}, {r}", "adc {r}, {m}", "inc {m}", "neg {m}",
+    "xadd {m}, {r}", "xchg {r}, {m}", "cmpxchg {m}, {r}", "shl {m}, cl", "rcr {m}, 1",
+    "bts {m}, 3", "push {m}", "pop {m}", "cmovz {r}, {m}", "imul {r}, {m}", "div {m}",
+    "lock or {m}, {r}", "test {m}, {r}", "popcnt {r}, {m}")
+STACK_FORMS = ("push rbx", "pop rbx", "call 1f\n1:", "ret", "ret 8", "pushfq", "popfq",
+               "enter 8, 1", "enter 0, 0")
+
+
+@st.composite
+def faulting_accesses(draw: st.DrawFn) -> object:
+    if draw(st.integers(0, 3)) == 0:
+        ops = Operands(draw, stack=True)
+        form = draw(st.sampled_from((*STACK_FORMS, "leave")))
+        # Straddling the start of the data region: the pushes' slot from DATA_ADDR + 4, the
+        # pops' from DATA_ADDR - 4.
+        straddle = DATA_ADDR + 4 if form.startswith(("push", "call", "enter")) else DATA_ADDR - 4
+        rsp = draw(st.sampled_from((*BAD_ADDRESSES, straddle)))
+        if form == "leave":
+            return ops.case(form, undefined=frozenset(), rbp=rsp)
+        return ops.case(form, undefined=frozenset(), rsp=rsp)
+    form = draw(st.sampled_from(MEMORY_FORMS))
+    bits = draw(st.sampled_from((16, 32, 64) if form.split()[0] in (
+        "bts", "cmovz", "imul", "popcnt") else (64,) if form.split()[0] in ("push", "pop")
+        else (8, 16, 32, 64)))
+    addr = draw(st.sampled_from((*BAD_ADDRESSES, DATA_ADDR + DATA_SIZE - bits // 16)))
+    ops = Operands(draw, avoid=frozenset({"rsp", "rcx"}))
+    text = form.format(m=f"{PTR[bits]} {ops.addressing(addr)}", r=ops.reg(bits))
+    return ops.case(text, undefined=frozenset())
+
+
+@engines
+def test_faulting_memory_accesses_change_nothing_the_cpu_does_not(engine):
+    # SIGSEGV at the instruction with every register and flag as before it, no partial store,
+    # and (pop, leave) no stack pointer moved; enter alone leaves its pushes in memory.
+    check_cases(engine, faulting_accesses(), 150)
+
+
+@st.composite
+def wild_branches(draw: st.DrawFn, canonical: bool) -> object:
+    ops = Operands(draw, stack=True, avoid=frozenset({"rsp", "r11"}))
+    if canonical:  # unmapped, in both worlds (and inside xlate's guest space)
+        target = draw(st.sampled_from((0x1000, DATA_ADDR - 0x1000, DATA_ADDR + DATA_SIZE)))
+    else:
+        target = draw(st.sampled_from((1 << 47, 0xDEAD_BEEF_0000_0000, 0xBFB1_8F5E_CE18_7157)))
+    slot = ops.address(8)
+    ops.poke(slot, target.to_bytes(8, "little"))
+    ops.poke(STACK, target.to_bytes(8, "little"))
+    form = draw(st.sampled_from(("jmp r11", "call r11", "jmp {m}", "call {m}", "ret", "ret 8")))
+    return ops.case(form.format(m=ops.mem(64, slot)), r11=target)
+
+
+@engines
+def test_branches_to_non_canonical_addresses_fault_at_the_branch(engine):
+    # #GP: SIGSEGV with rip at the jmp/call/ret, and nothing pushed or popped.
+    check_cases(engine, wild_branches(canonical=False), 30)
+
+
+@engines
+def test_branches_to_unmapped_addresses_fault_at_the_target(engine, request):
+    # SIGSEGV (not SIGILL) with rip at the target, the branch itself done.
+    known_failure(request, engine, ENGINES, "machine: fetching from unmapped memory gives "
+                  "SIGILL, and a target beyond the guest space crashes the decoder")
+    check_cases(engine, wild_branches(canonical=True), 30)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import strategies as st
 
 from tests.integer_forms import Operands, check_cases, engines, values
-from tests.oracle import DATA_ADDR
+from tests.oracle import DATA_ADDR, DATA_SIZE
 from tests.oracle.state import DF
 
 SIZES = "bwdq"
@@ -50,3 +50,39 @@ def strings(draw: st.DrawFn, kind: str, size: str) -> object:
 @pytest.mark.parametrize("size", SIZES)
 def test_string_instructions_match_the_cpu_with_every_prefix_and_direction(engine, kind, size):
     check_cases(engine, strings(kind, size), 40)
+
+
+@st.composite
+def strings_off_the_edge(draw: st.DrawFn, kind: str) -> object:
+    """Repeated string operations that run off the end (or, backwards, the start) of the data
+    region part-way, elements straddling the edge included."""
+    ops = Operands(draw, avoid=frozenset({"rsp", "rsi", "rdi", "rcx"}))
+    size = draw(st.sampled_from(SIZES))
+    width = {"b": 1, "w": 2, "d": 4, "q": 8}[size]
+    prefix = draw(st.sampled_from([p for p in PREFIXES[kind] if p]))
+    backwards = draw(st.booleans())
+    count = draw(st.integers(1, 40))
+    edge = DATA_ADDR if backwards else DATA_ADDR + DATA_SIZE
+    # Which pointer goes over the edge: the one read (rsi) or the one written or compared (rdi).
+    near = edge + draw(st.integers(-count * width, count * width)) * (-1 if backwards else 1)
+    near = min(max(near, DATA_ADDR - 8), DATA_ADDR + DATA_SIZE)
+    inside = DATA_ADDR + 0x4000 + draw(st.integers(0, 0x1000))
+    rsi, rdi = (near, inside) if draw(st.booleans()) else (inside, near)
+    if kind == "scas" or kind == "stos":
+        rdi = near
+    flags = DF if backwards else 0
+    # Equal memory keeps repe going (cmps, scas): zeros, with al/ax/eax/rax zero too.
+    if kind in ("cmps", "scas") and draw(st.booleans()):
+        for addr in (rsi, rdi):
+            start = max(DATA_ADDR, min(addr, DATA_ADDR + DATA_SIZE) - 0x200)
+            ops.poke(start, bytes(min(0x400, DATA_ADDR + DATA_SIZE - start)))
+        ops.put("rax", 0)
+    return ops.case(f"{prefix}{kind}{size}", rflags=flags, rsi=rsi, rdi=rdi, rcx=count)
+
+
+@engines
+@pytest.mark.parametrize("kind", ["movs", "stos", "lods", "cmps", "scas"])
+def test_string_faults_part_way_leave_the_registers_and_memory_the_cpu_leaves(engine, kind):
+    # SIGSEGV at the rep instruction, with rsi/rdi/rcx at the faulting element and every
+    # element before it done.
+    check_cases(engine, strings_off_the_edge(kind), 60)

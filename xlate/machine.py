@@ -17,7 +17,7 @@ from pathlib import Path
 
 from xlate.decoder import Decoder
 from xlate.errors import XlateError
-from xlate.linux.syscalls import GuestExit, LinuxOS
+from xlate.linux.syscalls import GuestExit, GuestKilled, LinuxOS
 from xlate.loader import exec_program
 from xlate.memory import AddressSpace, page_down, page_up
 from xlate.runtime import (
@@ -44,7 +44,8 @@ class Stats:
     guest_instructions: int = 0
     blocks_executed: int = 0
     blocks_translated: int = 0
-    translate_seconds: float = 0.0
+    translate_seconds: float = 0.0  # on the guest's thread
+    compile_seconds_background: float = 0.0  # LLVM in the background, alongside running
     run_seconds: float = 0.0
     syscalls: int = 0
     regions_preloaded: int = 0
@@ -54,7 +55,9 @@ class Stats:
         return (f"xlate: {self.guest_instructions} guest instructions, "
                 f"{self.blocks_executed} blocks executed, {self.blocks_translated} translated "
                 f"({self.regions_preloaded} regions from the code cache); "
-                f"translating {self.translate_seconds:.3f} s, running {self.run_seconds:.3f} s; "
+                f"translating {self.translate_seconds:.3f} s (and "
+                f"{self.compile_seconds_background:.3f} s in the background), "
+                f"running {self.run_seconds:.3f} s; "
                 f"{self.syscalls} syscalls; first guest instruction after "
                 f"{self.seconds_to_first_instruction:.3f} s")
 
@@ -207,6 +210,8 @@ class Machine:
             result = RunResult(done.status)
         except GuestSignal as killed:
             result = RunResult(killed.exit_status, killed.signum, str(killed))
+        except GuestKilled as killed:  # a signal the guest sent itself
+            result = RunResult(128 + killed.signum, killed.signum, str(killed))
         self.stats.run_seconds = time.perf_counter() - started - self.stats.translate_seconds
         self.stats.syscalls = self.os.syscall_count
         engine.finish(self.program_digest)

@@ -166,17 +166,23 @@ class JitEngine:
             if cacheable:
                 self.cache.store(region)
         address = self.compiler.load(region.obj, region.name)
-        self.stats.translate_seconds += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if self.threshold:
+            self.stats.compile_seconds_background += elapsed
+        else:
+            self.stats.translate_seconds += elapsed
         return region, address, cacheable
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
         those up to the one holding that block."""
         if wait_for is not None:
+            started = time.perf_counter()
             for job in self.jobs:
                 job.future.result()
                 if wait_for in job.blocks:
                     break
+            self.stats.translate_seconds += time.perf_counter() - started
         for job in [job for job in self.jobs if wait or job.future.done()]:
             self.jobs.remove(job)
             self.queued -= job.blocks.keys()

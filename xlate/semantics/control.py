@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from xlate.builder import Builder
-from xlate.decoder import IMM, Insn
+from xlate.decoder import IMM, MEM, Insn
+from xlate.runtime import EXIT_FAULT
 from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
@@ -12,7 +13,14 @@ def _target(b: Builder, insn: Insn):
     op = insn.op(0)
     if op.kind == IMM:  # Capstone resolves relative targets to absolute addresses
         return b.const(op.imm & (2**64 - 1), 64)
-    return b.read(op)
+    return _canonical(b, b.read(op))
+
+
+def _canonical(b: Builder, target):
+    """The target, after a #GP (SIGSEGV at the branch, before any of its effects) when it is
+    not canonical: bits 63..47 must be equal."""
+    b.exit_if(b.ne(b.sext(b.trunc(target, 64, 48), 48, 64), target, 64), EXIT_FAULT)
+    return target
 
 
 @semantics("jmp")
@@ -60,9 +68,10 @@ def call(b: Builder, insn: Insn) -> None:
 
 @semantics("ret")
 def ret(b: Builder, insn: Insn) -> None:
-    target = b.pop()
-    if insn.ops:  # ret imm16 also releases arguments
-        b.set_gpr(4, b.add(b.get_gpr(4), b.const(insn.op(0).imm & 0xffff, 64), 64))
+    rsp = b.get_gpr(4)
+    target = _canonical(b, b.load(rsp, 64))
+    release = 8 + (insn.op(0).imm & 0xffff if insn.ops else 0)  # ret imm16 pops arguments too
+    b.set_gpr(4, b.add(rsp, b.const(release, 64), 64))
     b.end_block(target)
 
 
@@ -91,28 +100,52 @@ def push(b: Builder, insn: Insn) -> None:
 @semantics("pop")
 def pop(b: Builder, insn: Insn) -> None:
     bits = insn.op(0).size * 8
-    value = b.pop(bits)
-    b.write(insn.op(0), value)  # `pop rsp` ends with the popped value, written after the bump
+    op = insn.op(0)
+    rsp = b.get_gpr(4)
+    value = b.load(rsp, bits)
+    bumped = b.add(rsp, b.const(bits // 8, 64), 64)
+    if op.kind == MEM:
+        # The address is computed after the increment (`pop [rsp]` stores above the popped
+        # slot), but rsp changes only once the store has not faulted.
+        b.set_gpr(4, bumped)
+        addr = b.address(op)
+        b.set_gpr(4, rsp)
+        b.store(addr, value, bits)
+        b.set_gpr(4, bumped)
+    else:
+        b.set_gpr(4, bumped)
+        b.write(op, value)  # `pop rsp` ends with the popped value, written after the bump
 
 
 @semantics("leave")
 def leave(b: Builder, insn: Insn) -> None:
-    b.set_gpr(4, b.get_gpr(5))
-    b.set_gpr(5, b.pop())
+    # Load the saved rbp before changing anything: a bad rbp faults with rsp as it was.
+    frame = b.get_gpr(5)
+    saved = b.load(frame, 64)
+    b.set_gpr(4, b.add(frame, b.const(8, 64), 64))
+    b.set_gpr(5, saved)
 
 
 @semantics("enter")
 def enter(b: Builder, insn: Insn) -> None:
     # Level 0 is push rbp; mov rbp, rsp; sub rsp, size. A nesting level L also copies L - 1
     # frame pointers from the old frame's display ([rbp - 8], [rbp - 16]...) and pushes the
-    # new frame pointer.
+    # new frame pointer. Then the CPU touches the new stack top: a frame that does not fit
+    # faults there, with the pushes in memory but rsp and rbp as they were.
     size, level = insn.op(0).imm & 0xffff, insn.op(1).imm & 0x1f
     old_frame = b.get_gpr(5)
-    b.push(old_frame)
-    frame = b.get_gpr(4)
+    eight = b.const(8, 64)
+    top = b.sub(b.get_gpr(4), eight, 64)
+    b.store(top, old_frame, 64)
+    frame = top
     if level:
         for i in range(1, level):
-            b.push(b.load(b.sub(old_frame, b.const(8 * i, 64), 64), 64))
-        b.push(frame)
+            display = b.load(b.sub(old_frame, b.const(8 * i, 64), 64), 64)
+            top = b.sub(top, eight, 64)
+            b.store(top, display, 64)
+        top = b.sub(top, eight, 64)
+        b.store(top, frame, 64)
+    top = b.sub(top, b.const(size, 64), 64)
+    b.load(top, 8, volatile=True)
     b.set_gpr(5, frame)
-    b.set_gpr(4, b.sub(b.get_gpr(4), b.const(size, 64), 64))
+    b.set_gpr(4, top)
