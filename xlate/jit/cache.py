@@ -32,7 +32,8 @@ _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, pa
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("XLATE_CACHE_DIR") or Path.home() / ".cache" / "xlate")
+    """Where the cache lives; absolute, as the guest may change the working directory."""
+    return Path(os.environ.get("XLATE_CACHE_DIR") or Path.home() / ".cache" / "xlate").absolute()
 
 
 def _translator_digest() -> bytes:
