@@ -58,14 +58,6 @@ engines = pytest.mark.parametrize("engine", [
     for name in ENGINES])
 
 
-def known_failure(request: pytest.FixtureRequest, engine: str, failing: tuple[str, ...],
-                  reason: str) -> None:
-    """Expect this test to fail on the `failing` engines, for a bug reported outside the
-    semantics; strict, so that the fix shows up as an unexpected pass to remove this."""
-    if engine in failing:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 # ---- values --------------------------------------------------------------------------------
 
 def _mask(bits: int) -> int:
@@ -223,9 +215,9 @@ class Operands:
                 if n not in self.avoid and n not in self.fixed]
         if form == "index*scale+disp32":
             scale = self.draw(st.sampled_from((1, 2, 4, 8)))
-            disp = self.draw(st.integers(-(1 << 31), (1 << 31) - 1))
+            disp = self.draw(st.integers(-(1 << 31), (1 << 31) - 8))
+            disp += (addr - disp) % scale  # so that index * scale reaches addr exactly
             index = self.draw(st.sampled_from([n for n in regs if n != "rsp"]))
-            addr -= (addr - disp) % scale
             self.fixed[index] = (addr - disp) // scale & U64
             return f"[{index}*{scale} + {disp:#x}]"
         bases = regs if self.stack or "rsp" in self.fixed else [*regs, "rsp"]

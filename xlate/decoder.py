@@ -171,7 +171,8 @@ class Decoder:
         block = self.blocks.get(address)
         if block is None:
             block = self.blocks[address] = self._decode(address)
-            self.memory.mark_code(block.start, block.end)
+            if block.insns:
+                self.memory.mark_code(block.start, block.end)
         return block
 
     def executable(self, address: int) -> bool:

@@ -237,6 +237,9 @@ class Machine:
         if exit_code == EXIT_HLT:
             return GuestSignal(signal.SIGSEGV, f"privileged instruction {where}")
         assert exit_code == EXIT_SIGILL, exit_code
+        if not self.decoder.executable(rip):  # a fetch from memory that holds no code
+            return GuestSignal(signal.SIGSEGV, f"segmentation fault: instruction fetch from "
+                               f"guest address {rip:#x}")
         code = self.decoder.fetchable(rip)[:15]
         block = self.decoder.block(rip)
         if block.insns:  # decodable: either architecturally undefined (ud2) or not implemented

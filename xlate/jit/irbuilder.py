@@ -230,9 +230,12 @@ class IRBuilder(VectorIR, Builder):
     def load(self, guest_addr: Value, bits: int, volatile: bool = False) -> Value:
         pointer = self.host_pointer(guest_addr)
         if volatile:
-            load = _VolatileLoad(self.ir.block, pointer, int_type(bits))
-            self.ir._insert(load)
-            return load
+            # Probes of the first and last byte that nothing uses: LLVM may sink a volatile
+            # load whose value only a select uses into the select's branch, but never drops
+            # one that has no use at all.
+            last = self.ir.gep(pointer, [ir.Constant(I64, bits // 8 - 1)], source_etype=I8)
+            for probe in (pointer, last):
+                self.ir._insert(_VolatileLoad(self.ir.block, probe, I8))
         return self.ir.load(pointer, typ=int_type(bits), align=1)
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
