@@ -74,7 +74,7 @@ def test_cmov_reads_its_memory_source_even_when_the_condition_is_false(engine):
 
 @engines
 @pytest.mark.parametrize("asm", ["cmovz rax, qword ptr [rax]", "cmovz ax, word ptr [rax]"])
-def test_cmov_faults_on_its_source_when_the_destination_is_also_the_base(engine, asm, request):
+def test_cmov_faults_on_its_source_when_the_destination_is_also_the_base(engine, asm):
     gpr = [0] * 16
     gpr[0], gpr[4] = 0x8, STACK
     check(Case(asm, tuple(gpr), rflags=0, seed=1), engine)  # ZF clear: no move, still a fault

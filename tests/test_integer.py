@@ -130,8 +130,9 @@ def test_faulting_memory_accesses_change_nothing_the_cpu_does_not(engine):
 @st.composite
 def wild_branches(draw: st.DrawFn, canonical: bool) -> object:
     ops = Operands(draw, stack=True, avoid=frozenset({"rsp", "r11"}))
-    if canonical:  # unmapped, in both worlds (and inside xlate's guest space)
-        target = draw(st.sampled_from((0x1000, DATA_ADDR - 0x1000, DATA_ADDR + DATA_SIZE)))
+    if canonical:  # unmapped in both worlds; the last beyond xlate's guest space
+        target = draw(st.sampled_from(
+            (0x1000, DATA_ADDR - 0x1000, DATA_ADDR + DATA_SIZE, 0x7FFF_FFFF_FFFF)))
     else:
         target = draw(st.sampled_from((1 << 47, 0xDEAD_BEEF_0000_0000, 0xBFB1_8F5E_CE18_7157)))
     slot = ops.address(8)
@@ -148,7 +149,7 @@ def test_branches_to_non_canonical_addresses_fault_at_the_branch(engine):
 
 
 @engines
-def test_branches_to_unmapped_addresses_fault_at_the_target(engine, request):
+def test_branches_to_unmapped_addresses_fault_at_the_target(engine):
     # SIGSEGV (not SIGILL) with rip at the target, the branch itself done.
     check_cases(engine, wild_branches(canonical=True), 30)
 

@@ -44,7 +44,7 @@ def successors(block: Block) -> list[int]:
         return target
     if last.name in _CONDITIONAL or last.name == "call":
         return target + [last.next]
-    if last.name in ("ret", "syscall", "hlt", "ud2") or last.name.startswith("int"):
+    if last.name in ("ret", "syscall", "hlt", "ud0", "ud1", "ud2") or last.name.startswith("int"):
         return [last.next] if last.name == "syscall" else []
     return [block.end]
 
