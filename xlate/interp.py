@@ -196,9 +196,7 @@ class InterpEngine:
         """Nothing to drop: the interpreter keeps no translations beyond the decoder's."""
 
     def finish(self, program_digest: str) -> None:
-        self.collect_stats()
-
-    def collect_stats(self) -> None:
+        """At the end of a run: count."""
         self.stats.guest_instructions = self.interpreter.insns_executed
         self.stats.blocks_executed = self.blocks_executed
         self.stats.blocks_translated = len(self.decoder.blocks)

@@ -239,8 +239,5 @@ class JitEngine:
             self._install_finished(wait=True)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
-        self.collect_stats()
-
-    def collect_stats(self) -> None:
         self.stats.guest_instructions = self.cpu.insn_count + self.interpreter.insns_executed
         self.stats.blocks_executed = self.cpu.block_count + self.blocks_interpreted
