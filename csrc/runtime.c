@@ -84,13 +84,16 @@ uint64_t xlate_load(xlate_cpu *cpu, uint64_t guest_addr, int size)
     return value;
 }
 
-void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
+int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
 {
     uint64_t end = guest_addr + size;
+    if (!((cpu->code_pages[guest_addr >> 12] | cpu->code_pages[(end - 1) >> 12]) & XLATE_CODE_HERE))
+        return 0;
     if (!cpu->code_written_end || guest_addr < cpu->code_written_start)
         cpu->code_written_start = guest_addr;
     if (end > cpu->code_written_end)
         cpu->code_written_end = end;
+    return 1;
 }
 
 void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value)
@@ -150,6 +153,7 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
                     rc = XLATE_EXIT_MISS;
                     break;
                 }
+                cpu->compiled_entries++;
                 rc = fn(cpu, cpu->mem_base);
             }
         }))

@@ -22,7 +22,7 @@ static inline uint8_t *xlate_host(xlate_cpu *cpu, uint64_t guest_addr, uint64_t 
     return cpu->mem_base + guest_addr;
 }
 
-void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
+int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
 /* xlate_host for an access that writes: notes a write to translated code. */
 static inline uint8_t *xlate_host_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)

@@ -31,6 +31,10 @@
 #define XLATE_GUEST_SPACE 0x1000000000
 #define XLATE_GUEST_GUARD 0x100000
 
+/* Marks in xlate_cpu.code_pages. */
+#define XLATE_CODE_HERE 1
+#define XLATE_CODE_NEXT 2
+
 /* A direct-mapped cache in front of the code map, probed inline by generated code at indirect
  * branches and at exits to other batches; the dispatch loop fills it. Slot of a guest address:
  * (guest_addr ^ guest_addr >> XLATE_JUMP_CACHE_BITS) & (XLATE_JUMP_CACHE_SIZE - 1). */
@@ -59,11 +63,12 @@ typedef struct xlate_cpu {
     uint64_t fault_addr;       /* guest address of the last fault */
     int32_t fault_signal;      /* host signal that reported it */
     int32_t stop_request;      /* set from anywhere to stop at the next safe point */
-    uint64_t insn_count;       /* guest instructions retired by compiled code */
-    uint64_t block_count;      /* blocks entered by compiled code */
+    uint64_t compiled_entries; /* times the dispatch loop called compiled code */
     xlate_jump_entry *jump_cache; /* the code map's, set by xlate_dispatch */
-    /* One byte a guest page, nonzero where code has been decoded or compiled from the page:
-     * writes there must drop those translations (self-modifying code). */
+    /* One byte a guest page: XLATE_CODE_HERE where code has been decoded or compiled from the
+     * page (writes there must drop those translations: self-modifying code), XLATE_CODE_NEXT
+     * where the next page has such code (so that checking the first page of a store that is
+     * at most a page long is enough to send it to xlate_note_code_write). */
     uint8_t *code_pages;
     uint64_t code_written_start;  /* guest range written to such pages; end 0: none */
     uint64_t code_written_end;
@@ -103,8 +108,9 @@ int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max);
  * registers in *cpu, so the JIT writes its cached registers back before calling one. */
 typedef uint64_t (*xlate_helper_fn)(xlate_cpu *cpu, uint64_t a, uint64_t b);
 uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b);
-/* Generated code calls this when a store hit a page in code_pages. */
-void xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
+/* Generated code calls this when a store's first page is marked in code_pages; returns whether
+ * the store wrote to translated code (and so was noted in code_written_start/end). */
+int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);

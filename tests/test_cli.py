@@ -143,7 +143,7 @@ def test_stats_and_strace_go_to_stderr(crash_guest, engine):
     err = proc.stderr.decode()
     assert 'write(1, "start\\n", 6) = 6' in err
     assert "exit(7) = ?" in err
-    assert "guest instructions" in err and "syscalls" in err
+    assert "guest instructions interpreted" in err and "syscalls" in err
 
 
 def test_python_module_and_command_agree(crash_guest):

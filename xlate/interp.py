@@ -180,13 +180,13 @@ class InterpEngine:
         self.decoder = decoder
         self.stats = stats
         self.interpreter = Interpreter(cpu)
-        self.blocks_executed = 0
+        self.blocks_interpreted = 0
 
     def run(self) -> int:
         cpu, block_at, run_block = self.cpu, self.decoder.block, self.interpreter.run_block
         stops = self.decoder.stops
         while not cpu.stop_request and cpu.rip not in stops:
-            self.blocks_executed += 1
+            self.blocks_interpreted += 1
             exit_code = run_block(block_at(cpu.rip))
             if exit_code != EXIT_NEXT:
                 return exit_code
@@ -197,6 +197,6 @@ class InterpEngine:
 
     def finish(self, program_digest: str) -> None:
         """At the end of a run: count."""
-        self.stats.guest_instructions = self.interpreter.insns_executed
-        self.stats.blocks_executed = self.blocks_executed
+        self.stats.instructions_interpreted = self.interpreter.insns_executed
+        self.stats.blocks_interpreted = self.blocks_interpreted
         self.stats.blocks_translated = len(self.decoder.blocks)

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from xlate.runtime import GUEST_SPACE, ffi, lib
 
 GUARD = lib.XLATE_GUEST_GUARD
-CODE_PAGES_SIZE = GUEST_SPACE // 4096
+# A byte for each page of the space, and one for the address that generated code clamps wild
+# addresses to (the space's end), which is never marked.
+CODE_PAGES_SIZE = GUEST_SPACE // 4096 + 1
 
 PAGE = 4096
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
@@ -95,14 +97,19 @@ class AddressSpace:
 
     def mark_code(self, start: int, end: int) -> None:
         for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
-            self.code_pages[page] = 1
+            self.code_pages[page] |= lib.XLATE_CODE_HERE
+            if page:
+                self.code_pages[page - 1] |= lib.XLATE_CODE_NEXT
 
     def unmark_code(self, start: int, end: int) -> None:
         for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
-            self.code_pages[page] = 0
+            self.code_pages[page] &= ~lib.XLATE_CODE_HERE
+            if page:
+                self.code_pages[page - 1] &= ~lib.XLATE_CODE_NEXT
 
     def holds_code(self, start: int, end: int) -> bool:
-        return any(self.code_pages[page] for page in range(start // PAGE, (end + PAGE - 1) // PAGE))
+        return any(self.code_pages[page] & lib.XLATE_CODE_HERE
+                   for page in range(start // PAGE, (end + PAGE - 1) // PAGE))
 
     def __del__(self) -> None:
         self.close()

@@ -3,9 +3,9 @@
 A region (a batch of guest blocks) becomes one function `i32 (ptr cpu, ptr mem_base)` that
 starts at the block cpu->rip names and returns an exit code with cpu->rip set. Each guest block
 is a basic block; direct branches between them are LLVM branches, so loops stay inside the
-function. Within a guest block, registers and flags live in SSA values, loaded from the cpu
-struct on first use and stored back where the block ends; across blocks LLVM forwards those
-stores to the loads and removes what is overwritten before it is read (most flags)."""
+function, and a return to a call site in the region is a branch too. Registers and flags are
+the function's local variables (see IRBuilder), so they stay in host registers across blocks;
+stop requests are checked on backward branches, which every loop has."""
 
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
 HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
-          for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "insn_count",
-                       "block_count", "stop_request", "jump_cache", "code_pages",
-                       "code_written_end")}
+          for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
+                       "jump_cache", "code_pages", "code_written_end")}
 JUMP_CACHE_BITS = lib.XLATE_JUMP_CACHE_BITS
 JUMP_CACHE_SIZE = lib.XLATE_JUMP_CACHE_SIZE
 
@@ -40,26 +39,47 @@ def region_function_name(guest_addr: int) -> str:
 
 
 class IRBuilder(VectorIR, Builder):
-    """Emits guest blocks into the function of their region."""
+    """Emits guest blocks into the function of their region.
 
-    def __init__(self, module: ir.Module, function: ir.Function,
-                 targets: dict[int, ir.Block]) -> None:
+    Guest registers and flags live in local variables of the function (allocas, which LLVM
+    turns into SSA values): loaded from the cpu struct where the function starts, and stored
+    back only where it returns or calls a C helper. Between those points nothing guest-visible
+    happens, so a flag that the next block overwrites costs nothing, and a loop keeps its
+    registers in host registers. Within a guest block a cache of values (gprs, flags, xmms)
+    spares even the variables' loads and stores, which keeps the IR small."""
+
+    def __init__(self, module: ir.Module, function: ir.Function, entry: ir.IRBuilder,
+                 targets: dict[int, ir.Block], return_sites: list[int]) -> None:
         self.module = module
         self.function = function
+        self.entry = entry  # positioned in the entry block, before its switch
         self.targets = targets  # guest address -> basic block, for the region's blocks
+        # The region's blocks that follow a call: where its returns most likely go.
+        self.return_sites = return_sites
         self.cpu, self.mem = function.args
         self.ir = ir.IRBuilder()
+        self.slots: dict[tuple[str, int | str], ir.AllocaInstr] = {}  # guest state -> variable
+        self.written: set[tuple[str, int | str]] = set()  # what the region may change
+        self.exits: list[ir.Instruction] = []  # returns (and musttail calls): state goes back
+        self.helper_calls: list[ir.Instruction] = []  # state goes back, and comes in again
+        self.invariants: dict[str, ir.Value] = {}
+        self.leave: ir.PhiInstr | None = None  # the exit code, in the block that returns
         self.gprs: dict[int, ir.Value] = {}
         self.flags: dict[str, ir.Value] = {}
         self.xmms: dict[int, ir.Value] = {}
         self.dirty: set[tuple[str, int | str]] = set()
         self.terminated = False
         self.rip_stored_for: int | None = None
+        self.block_start = 0
+        # Since the instruction began: whether its inline stores hit translated code (i1
+        # values), and whether it called a helper (which may have stored to it).
+        self.code_hits: list[ir.Value] = []
+        self.helper_called = False
 
     # -- the cpu struct ----------------------------------------------------------------------
 
-    def field(self, offset: int) -> ir.Value:
-        return self.ir.gep(self.cpu, [ir.Constant(I64, offset)], source_etype=I8)
+    def field(self, offset: int, builder: ir.IRBuilder | None = None) -> ir.Value:
+        return (builder or self.ir).gep(self.cpu, [ir.Constant(I64, offset)], source_etype=I8)
 
     def load_field(self, offset: int, ty: ir.Type) -> ir.Value:
         return self.ir.load(self.field(offset), typ=ty, align=1)
@@ -67,23 +87,99 @@ class IRBuilder(VectorIR, Builder):
     def store_field(self, offset: int, value: ir.Value) -> None:
         self.ir.store(value, self.field(offset), align=1)
 
+    # -- guest state in local variables ------------------------------------------------------
+
+    @staticmethod
+    def _layout(key: tuple[str, int | str]) -> tuple[int, ir.Type]:
+        """Where a piece of guest state is in the cpu struct, and its type in the IR."""
+        kind, which = key
+        if kind == "gpr":
+            return OFFSET["gpr"] + 8 * which, I64
+        if kind == "flag":
+            return OFFSET["flags"] + FLAG_SLOT[which], I1  # a byte in the struct
+        return OFFSET["xmm"] + 16 * which, I128
+
+    def _state_in(self, builder: ir.IRBuilder, key: tuple[str, int | str]) -> ir.Value:
+        offset, ty = self._layout(key)
+        value = builder.load(self.field(offset, builder), typ=I8 if ty is I1 else ty, align=1)
+        return builder.trunc(value, I1) if ty is I1 else value
+
+    def _state_out(self, builder: ir.IRBuilder, key: tuple[str, int | str]) -> None:
+        offset, ty = self._layout(key)
+        value = builder.load(self.slots[key], typ=ty)
+        builder.store(builder.zext(value, I8) if ty is I1 else value,
+                      self.field(offset, builder), align=1)
+
+    def _invariant(self, name: str) -> ir.Value:
+        """A pointer field that never changes while guest code runs, loaded once at entry."""
+        value = self.invariants.get(name)
+        if value is None:
+            value = self.invariants[name] = self.entry.load(
+                self.field(OFFSET[name], self.entry), typ=PTR, align=8)
+        return value
+
+    def _slot(self, key: tuple[str, int | str]) -> ir.AllocaInstr:
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = self.entry.alloca(self._layout(key)[1])
+            self.entry.store(self._state_in(self.entry, key), slot)
+        return slot
+
+    def _get(self, cache: dict, which: int | str, kind: str) -> ir.Value:
+        value = cache.get(which)
+        if value is None:
+            key = (kind, which)
+            value = cache[which] = self.ir.load(self._slot(key), typ=self._layout(key)[1])
+        return value
+
+    def _set(self, cache: dict, which: int | str, kind: str, value: ir.Value) -> None:
+        cache[which] = value
+        self._slot((kind, which))
+        self.dirty.add((kind, which))
+        self.written.add((kind, which))
+
     def flush(self) -> None:
-        """Store every register and flag changed so far back into the cpu struct."""
-        for kind, key in sorted(self.dirty, key=str):
-            if kind == "gpr":
-                self.store_field(OFFSET["gpr"] + 8 * key, self.gprs[key])
-            elif kind == "flag":
-                self.store_field(OFFSET["flags"] + FLAG_SLOT[key],
-                                 self.ir.zext(self.flags[key], I8))
-            else:
-                self.store_field(OFFSET["xmm"] + 16 * key, self.xmms[key])
+        """Store every register and flag changed in this block into its variable."""
+        caches = {"gpr": self.gprs, "flag": self.flags, "xmm": self.xmms}
+        for kind, which in self.dirty:
+            self.ir.store(caches[kind][which], self.slots[kind, which])
 
     def forget(self) -> None:
-        """After a helper call: everything must be reloaded from the cpu struct."""
+        """Drop the block's cached values: they are reloaded from the variables."""
         self.gprs.clear()
         self.flags.clear()
         self.xmms.clear()
         self.dirty.clear()
+
+    def _return(self, value: ir.Value) -> None:
+        """Return from the region function (cpu->rip set already): through the one block that
+        writes the guest state back and returns, which keeps the function small."""
+        self.flush()
+        if self.leave is None:
+            block = self.function.append_basic_block("leave")
+            leave = ir.IRBuilder(block)
+            self.leave = leave.phi(I32)
+            self.exits.append(leave.ret(self.leave))
+        self.leave.add_incoming(value, self.ir.block)
+        self.ir.branch(self.leave.parent)
+
+    def finish(self) -> None:
+        """Once all blocks are emitted, and so all the state the region uses is known: write
+        the changed state back to the cpu struct at every exit and around helper calls, and
+        read it all in again after them."""
+        for point in self.exits:
+            out = ir.IRBuilder(point.parent)
+            out.position_before(point)
+            for key in sorted(self.written, key=str):
+                self._state_out(out, key)
+        for call in self.helper_calls:
+            around = ir.IRBuilder(call.parent)
+            around.position_before(call)
+            for key in sorted(self.written, key=str):
+                self._state_out(around, key)
+            around.position_after(call)
+            for key in sorted(self.slots, key=str):
+                around.store(self._state_in(around, key), self.slots[key])
 
     def store_rip(self, guest_addr: int) -> None:
         # Volatile: a fault is a read of rip that LLVM cannot see, so the store must stay.
@@ -114,36 +210,43 @@ class IRBuilder(VectorIR, Builder):
     def begin_block(self, block: Block) -> None:
         """Start emitting the guest block, at its basic block, with nothing cached."""
         self.ir.position_at_end(self.targets[block.start])
+        self.block_start = block.start
         self.forget()
         self.terminated = False
         self.rip_stored_for = None
-        self.check_code_written = False
-        for name, count in (("insn_count", len(block.insns)), ("block_count", 1)):
-            old = self.load_field(OFFSET[name], I64)
-            self.store_field(OFFSET[name], self.ir.add(old, ir.Constant(I64, count)))
 
     def begin_insn(self, insn: Insn) -> None:
         self.insn = insn
+        self.code_hits = []
+        self.helper_called = False
 
     def checkpoint(self) -> tuple:
-        """What rollback() needs to undo the emission of one instruction."""
+        """What rollback() needs to undo the emission of one instruction (begun just now)."""
         return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
                 dict(self.gprs), dict(self.flags), dict(self.xmms), set(self.dirty),
-                self.rip_stored_for, self.check_code_written)
+                self.rip_stored_for, len(self.exits), len(self.helper_calls),
+                len(self.leave.incomings) if self.leave else -1)
 
     def rollback(self, state: tuple) -> None:
-        block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for, check = state
+        (block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for, exits, calls,
+         leaving) = state
         del self.function.blocks[blocks:]
         del block.instructions[count:]
         self.ir.position_at_end(block)
         self.gprs, self.flags, self.xmms, self.dirty = gprs, flags, xmms, dirty
         self.rip_stored_for = rip_stored_for
-        self.check_code_written = check
+        del self.exits[exits:]
+        del self.helper_calls[calls:]
+        if leaving < 0:
+            self.leave = None  # made since: its block is gone with the others
+        else:
+            del self.leave.incomings[leaving:]
+        self.code_hits = []
+        self.helper_called = False
 
     def exit_now(self, guest_addr: int, exit_code: int) -> None:
-        self.flush()
         self.store_rip(guest_addr)
-        self.ir.ret(ir.Constant(I32, exit_code))
+        self._return(ir.Constant(I32, exit_code))
         self.terminated = True
 
     # -- primitives: values ------------------------------------------------------------------
@@ -185,35 +288,22 @@ class IRBuilder(VectorIR, Builder):
     # -- primitives: guest state -------------------------------------------------------------
 
     def get_gpr(self, index: int) -> Value:
-        value = self.gprs.get(index)
-        if value is None:
-            value = self.gprs[index] = self.load_field(OFFSET["gpr"] + 8 * index, I64)
-        return value
+        return self._get(self.gprs, index, "gpr")
 
     def set_gpr(self, index: int, value: Value) -> None:
-        self.gprs[index] = value
-        self.dirty.add(("gpr", index))
+        self._set(self.gprs, index, "gpr", value)
 
     def get_flag(self, name: str) -> Value:
-        value = self.flags.get(name)
-        if value is None:
-            raw = self.load_field(OFFSET["flags"] + FLAG_SLOT[name], I8)
-            value = self.flags[name] = self.ir.trunc(raw, I1)
-        return value
+        return self._get(self.flags, name, "flag")
 
     def set_flag(self, name: str, value: Value) -> None:
-        self.flags[name] = value
-        self.dirty.add(("flag", name))
+        self._set(self.flags, name, "flag", value)
 
     def get_xmm(self, index: int) -> Value:
-        value = self.xmms.get(index)
-        if value is None:
-            value = self.xmms[index] = self.load_field(OFFSET["xmm"] + 16 * index, I128)
-        return value
+        return self._get(self.xmms, index, "xmm")
 
     def set_xmm(self, index: int, value: Value) -> None:
-        self.xmms[index] = value
-        self.dirty.add(("xmm", index))
+        self._set(self.xmms, index, "xmm", value)
 
     def get_segment_base(self, segment: str) -> Value:
         return self.load_field(OFFSET[segment + "_base"], I64)
@@ -222,10 +312,12 @@ class IRBuilder(VectorIR, Builder):
         """base + guest_addr, with addresses beyond the guest space clamped to its end: the
         guard region there faults, so no branch is needed (the fault then reports the end of
         the space rather than the wild address)."""
+        return self.ir.gep(self.mem, [self._clamped(guest_addr)], source_etype=I8)
+
+    def _clamped(self, guest_addr: Value) -> Value:
         self.note_may_fault()
         umin = self.external("llvm.umin.i64", ir.FunctionType(I64, [I64, I64]))
-        clamped = self.ir.call(umin, [guest_addr, ir.Constant(I64, GUEST_SPACE)])
-        return self.ir.gep(self.mem, [clamped], source_etype=I8)
+        return self.ir.call(umin, [guest_addr, ir.Constant(I64, GUEST_SPACE)])
 
     def load(self, guest_addr: Value, bits: int, volatile: bool = False) -> Value:
         pointer = self.host_pointer(guest_addr)
@@ -239,22 +331,24 @@ class IRBuilder(VectorIR, Builder):
         return self.ir.load(pointer, typ=int_type(bits), align=1)
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
-        self.ir.store(value, self.host_pointer(guest_addr), align=1)
+        clamped = self._clamped(guest_addr)
+        self.ir.store(value, self.ir.gep(self.mem, [clamped], source_etype=I8), align=1)
         # Self-modifying code: a store to a page that code was translated from is noted, and
-        # the instruction's end leaves the block (finish_insn).
-        code_pages = self.load_field(OFFSET["code_pages"], PTR)
-        last = self.ir.add(guest_addr, ir.Constant(I64, bits // 8 - 1))
-        marks = []
-        for addr in (guest_addr, last):
-            clamped = self.ir.call(self.external("llvm.umin.i64", ir.FunctionType(I64, [I64, I64])),
-                                   [addr, ir.Constant(I64, GUEST_SPACE - 1)])
-            page = self.ir.lshr(clamped, ir.Constant(I64, 12))
-            marks.append(self.ir.load(self.ir.gep(code_pages, [page], source_etype=I8), typ=I8))
-        hit = self.ir.icmp_unsigned("!=", self.ir.or_(*marks), ir.Constant(I8, 0))
-        with self.unlikely(hit):
+        # the instruction's end leaves the block (finish_insn). The mark of the store's first
+        # page covers a store that runs on into code on the next page (XLATE_CODE_NEXT).
+        code_pages = self._invariant("code_pages")
+        page = self.ir.lshr(clamped, ir.Constant(I64, 12))
+        mark = self.ir.load(self.ir.gep(code_pages, [page], source_etype=I8), typ=I8)
+        before = self.ir.block
+        with self.unlikely(self.ir.icmp_unsigned("!=", mark, ir.Constant(I8, 0))):
             note = self.external("xlate_note_code_write", _NOTE_CODE_WRITE_FN)
-            self.ir.call(note, [self.cpu, guest_addr, ir.Constant(I64, bits // 8)])
-        self.check_code_written = True
+            noted = self.ir.call(note, [self.cpu, guest_addr, ir.Constant(I64, bits // 8)])
+            hit = self.ir.icmp_unsigned("!=", noted, ir.Constant(I32, 0))
+            noting = self.ir.block
+        merged = self.ir.phi(I1)
+        merged.add_incoming(ir.Constant(I1, 0), before)
+        merged.add_incoming(hit, noting)
+        self.code_hits.append(merged)
 
     def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
         fn = self.module.globals.get(name)
@@ -266,22 +360,29 @@ class IRBuilder(VectorIR, Builder):
         self.flush()
         self.note_may_fault()
         result = self.ir.call(self.external("xlate_helper_" + name, HELPER_FN), [self.cpu, a, b])
+        self.helper_calls.append(result)
         self.forget()
-        self.check_code_written = True  # helpers store through xlate_host_write
+        self.helper_called = True  # helpers store through xlate_host_write
         return result
 
     # -- primitives: control -----------------------------------------------------------------
 
     def finish_insn(self, next_rip: Value) -> None:
         """After an instruction that stored: leave for next_rip if it wrote translated code."""
-        if not self.check_code_written:
+        written = self.code_hits
+        if self.helper_called:
+            pending = self.load_field(OFFSET["code_written_end"], I64)
+            written = [*written, self.ir.icmp_unsigned("!=", pending, ir.Constant(I64, 0))]
+        self.code_hits = []
+        self.helper_called = False
+        if not written:
             return
-        self.check_code_written = False
-        pending = self.load_field(OFFSET["code_written_end"], I64)
-        with self.unlikely(self.ir.icmp_unsigned("!=", pending, ir.Constant(I64, 0))):
-            self.flush()
-            self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
-            self.ir.ret(ir.Constant(I32, EXIT_CODE_WRITTEN))
+        cond = written[0]
+        for more in written[1:]:
+            cond = self.ir.or_(cond, more)
+        with self.unlikely(cond):
+            self.store_field(OFFSET["rip"], next_rip)
+            self._return(ir.Constant(I32, EXIT_CODE_WRITTEN))
 
     def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
         self.finish_insn(next_rip)
@@ -299,35 +400,53 @@ class IRBuilder(VectorIR, Builder):
             self.ir.unreachable()
         elif exit_code == 0 and isinstance(next_rip, ir.Constant):
             self._leave(next_rip.constant)
+        elif exit_code == 0 and self.insn.name == "ret" and self.return_sites:
+            self._return_to(next_rip)
         elif exit_code == 0:
             self._jump_via_cache(next_rip)
         else:
-            self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
-            self.ir.ret(ir.Constant(I32, exit_code))
+            self.store_field(OFFSET["rip"], next_rip)
+            self._return(ir.Constant(I32, exit_code))
         self.terminated = True
 
-    def _jump_via_cache(self, next_rip: Value) -> None:
+    def _return_to(self, next_rip: Value) -> None:
+        """A return: a branch when it goes back to a call in this region (so that calls and
+        returns within the region stay in its function), else through the jump cache."""
+        self._return_if_stop_requested(next_rip)
+        elsewhere = self.function.append_basic_block(f"ret{len(self.function.basic_blocks)}")
+        switch = self.ir.switch(next_rip, elsewhere)
+        for addr in self.return_sites:
+            switch.add_case(ir.Constant(I64, addr), self.targets[addr])
+        self.ir.position_at_end(elsewhere)
+        self._jump_via_cache(next_rip, checked=True)
+
+    def _jump_via_cache(self, next_rip: Value, checked: bool = False) -> None:
         """Go on to a computed address: a tail call to what the code map's jump cache holds for
         it, or back to the dispatcher (which fills the cache) when it holds something else."""
+        if not checked:
+            self._return_if_stop_requested(next_rip)
         self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
-        self._return_if_stop_requested()
-        cache = self.load_field(OFFSET["jump_cache"], PTR)
+        cache = self._invariant("jump_cache")
         shifted = self.ir.lshr(next_rip, ir.Constant(I64, JUMP_CACHE_BITS))
         slot = self.ir.and_(self.ir.xor(next_rip, shifted), ir.Constant(I64, JUMP_CACHE_SIZE - 1))
         entry = self.ir.gep(cache, [self.ir.shl(slot, ir.Constant(I64, 4))], source_etype=I8)
         cached_addr = self.ir.load(entry, typ=I64, align=8)
         with self.unlikely(self.ir.icmp_unsigned("!=", cached_addr, next_rip)):
-            self.ir.ret(ir.Constant(I32, 0))
+            self._return(ir.Constant(I32, 0))
         code_field = self.ir.gep(entry, [ir.Constant(I64, 8)], source_etype=I8)
         code = self.ir.load(code_field, typ=BLOCK_FN.as_pointer(), align=8)
-        self.ir.ret(self.ir.call(code, [self.cpu, self.mem], tail="musttail"))
+        self.flush()
+        call = self.ir.call(code, [self.cpu, self.mem], tail="musttail")
+        self.exits.append(call)  # the state goes back before the call: nothing may follow it
+        self.ir.ret(call)
 
-    def _return_if_stop_requested(self) -> None:
-        """A safe point: a stop request returns to the dispatcher, which honours it (cpu->rip
-        must be set). Volatile, so that LLVM does not hoist the check out of loops."""
+    def _return_if_stop_requested(self, next_rip: Value) -> None:
+        """A safe point before going on to next_rip: a stop request returns to the dispatcher,
+        which honours it. Volatile, so that LLVM does not hoist the check out of loops."""
         stop = self._volatile_load_field("stop_request", I32)
         with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
-            self.ir.ret(ir.Constant(I32, 0))
+            self.store_field(OFFSET["rip"], next_rip)
+            self._return(ir.Constant(I32, 0))
 
     def _leave(self, guest_addr: int) -> None:
         """Go on to guest_addr: a branch when it is in this region, else through the jump
@@ -336,10 +455,9 @@ class IRBuilder(VectorIR, Builder):
         if target is None:
             self._jump_via_cache(ir.Constant(I64, guest_addr))
             return
-        with self.unlikely(self.ir.icmp_unsigned(
-                "!=", self._volatile_load_field("stop_request", I32), ir.Constant(I32, 0))):
-            self.store_field(OFFSET["rip"], ir.Constant(I64, guest_addr))
-            self.ir.ret(ir.Constant(I32, 0))
+        # Every loop has a backward branch: checking there keeps stops prompt.
+        if guest_addr <= self.block_start:
+            self._return_if_stop_requested(ir.Constant(I64, guest_addr))
         self.ir.branch(target)
 
     def _volatile_load_field(self, name: str, ty: ir.Type) -> ir.Value:
@@ -352,12 +470,11 @@ class IRBuilder(VectorIR, Builder):
             self.exit_now(self.insn.address, exit_code)
             return
         with self.unlikely(cond):
-            self.flush()
             self.store_rip(self.insn.address)
-            self.ir.ret(ir.Constant(I32, exit_code))
+            self._return(ir.Constant(I32, exit_code))
 
 
-_NOTE_CODE_WRITE_FN = ir.FunctionType(ir.VoidType(), [PTR, I64, I64])
+_NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
 
 
 class _VolatileLoad(ir.instructions.LoadInstr):
@@ -398,9 +515,14 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict) ->
     switch = entry.switch(rip, nowhere)
     for addr, target in targets.items():
         switch.add_case(ir.Constant(I64, addr), target)
-    b = IRBuilder(module, function, targets)
+    entry.position_before(switch)
+    return_sites = [block.insns[-1].next for block in blocks
+                    if block.insns and block.insns[-1].name == "call"
+                    and block.insns[-1].next in targets]
+    b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)))
     for block in blocks:
         _emit_block(b, block, semantics)
+    b.finish()
     return name
 
 
