@@ -151,8 +151,3 @@ void xlate_code_map_remove_range(xlate_code_map *map, uint64_t start, uint64_t e
         }
     }
 }
-
-uint64_t xlate_code_map_count(xlate_code_map *map)
-{
-    return map->count;
-}

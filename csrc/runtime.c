@@ -109,28 +109,6 @@ void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value)
     });
 }
 
-int xlate_copy_from_guest(xlate_cpu *cpu, void *dst, uint64_t guest_addr, uint64_t size)
-{
-    return GUARDED(cpu, memcpy(dst, xlate_host(cpu, guest_addr, size), size)) ? -1 : 0;
-}
-
-int xlate_copy_to_guest(xlate_cpu *cpu, uint64_t guest_addr, const void *src, uint64_t size)
-{
-    return GUARDED(cpu, memcpy(xlate_host_write(cpu, guest_addr, size), src, size)) ? -1 : 0;
-}
-
-int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max)
-{
-    volatile int64_t length = -1;
-    GUARDED(cpu, {
-        uint64_t n = 0;
-        while (n < max && *xlate_host(cpu, guest_addr + n, 1))
-            n++;
-        length = (int64_t)n;
-    });
-    return length;
-}
-
 uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b)
 {
     volatile uint64_t result = 0;

@@ -89,7 +89,6 @@ void xlate_code_map_free(xlate_code_map *map);
 int xlate_code_map_insert(xlate_code_map *map, uint64_t guest_addr, void *code);
 void *xlate_code_map_lookup(xlate_code_map *map, uint64_t guest_addr);
 void xlate_code_map_remove_range(xlate_code_map *map, uint64_t start, uint64_t end);
-uint64_t xlate_code_map_count(xlate_code_map *map);
 xlate_jump_entry *xlate_code_map_jump_cache(xlate_code_map *map);
 
 /* Run compiled code from cpu->rip until something needs the Python side. */
@@ -99,9 +98,6 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map);
  * sets cpu->fault_signal and cpu->fault_addr and makes the call return 0 / -1. */
 uint64_t xlate_load(xlate_cpu *cpu, uint64_t guest_addr, int size);
 void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value);
-int xlate_copy_from_guest(xlate_cpu *cpu, void *dst, uint64_t guest_addr, uint64_t size);
-int xlate_copy_to_guest(xlate_cpu *cpu, uint64_t guest_addr, const void *src, uint64_t size);
-int64_t xlate_guest_strnlen(xlate_cpu *cpu, uint64_t guest_addr, uint64_t max);
 
 /* Helpers: one signature, called by generated code directly and by the interpreter through
  * xlate_call_helper (which catches faults as xlate_load does).  They read and write the guest
