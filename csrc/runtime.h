@@ -24,11 +24,13 @@ static inline uint8_t *xlate_host(xlate_cpu *cpu, uint64_t guest_addr, uint64_t 
 
 int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
-/* xlate_host for an access that writes: notes a write to translated code. */
+/* xlate_host for an access that writes, at most a page long: notes a write to translated code.
+ * As in generated code, the mark of the first page is the probe (it covers the next page too),
+ * and xlate_note_code_write decides. */
 static inline uint8_t *xlate_host_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size)
 {
     uint8_t *p = xlate_host(cpu, guest_addr, size);
-    if (size && (cpu->code_pages[guest_addr >> 12] | cpu->code_pages[(guest_addr + size - 1) >> 12]))
+    if (size && cpu->code_pages[guest_addr >> 12])
         xlate_note_code_write(cpu, guest_addr, size);
     return p;
 }

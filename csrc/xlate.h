@@ -104,8 +104,8 @@ void xlate_store(xlate_cpu *cpu, uint64_t guest_addr, int size, uint64_t value);
  * registers in *cpu, so the JIT writes its cached registers back before calling one. */
 typedef uint64_t (*xlate_helper_fn)(xlate_cpu *cpu, uint64_t a, uint64_t b);
 uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint64_t b);
-/* Generated code calls this when a store's first page is marked in code_pages; returns whether
- * the store wrote to translated code (and so was noted in code_written_start/end). */
+/* Called for a store (at most a page long) whose first page is marked in code_pages; returns
+ * whether it wrote to translated code (and so was noted in code_written_start/end). */
 int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep);
