@@ -167,18 +167,20 @@ class IRBuilder(VectorIR, Builder):
         """Once all blocks are emitted, and so all the state the region uses is known: write
         the changed state back to the cpu struct at every exit and around helper calls, and
         read it all in again after them."""
+        written = sorted(self.written, key=str)
+        used = sorted(self.slots, key=str)
         for point in self.exits:
             out = ir.IRBuilder(point.parent)
             out.position_before(point)
-            for key in sorted(self.written, key=str):
+            for key in written:
                 self._state_out(out, key)
         for call in self.helper_calls:
             around = ir.IRBuilder(call.parent)
             around.position_before(call)
-            for key in sorted(self.written, key=str):
+            for key in written:
                 self._state_out(around, key)
             around.position_after(call)
-            for key in sorted(self.slots, key=str):
+            for key in used:
                 around.store(self._state_in(around, key), self.slots[key])
 
     def store_rip(self, guest_addr: int) -> None:
