@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "runtime.h"
 
@@ -22,12 +23,29 @@ void xlate_fault(xlate_cpu *cpu, uint64_t guest_addr)
     siglongjmp(*guard_jmp, 1);
 }
 
+/* A write fault on an armed code page (see xlate_cpu.code_pages): note it, unprotect the page
+ * and return nonzero, so that the write is retried and succeeds. Armed pages are readable, so
+ * a fault there is a write. */
+static int disarm(xlate_cpu *cpu, uint64_t guest_addr)
+{
+    uint64_t page = guest_addr >> 12;
+    if (guest_addr >= XLATE_GUEST_SPACE || !(cpu->code_pages[page] & XLATE_CODE_ARMED) ||
+        mprotect(cpu->mem_base + (page << 12), 4096, PROT_READ | PROT_WRITE))
+        return 0;
+    cpu->code_pages[page] &= ~XLATE_CODE_ARMED;
+    xlate_note_code_write(cpu, page << 12, 4096);
+    cpu->stop_request |= XLATE_STOP_CODE_WRITTEN;
+    return 1;
+}
+
 static void on_host_fault(int sig, siginfo_t *info, void *context)
 {
     (void)context;
     uint8_t *addr = info->si_addr;
     if (guard_jmp && addr >= guard_cpu->mem_base &&
         addr < guard_cpu->mem_base + XLATE_GUEST_SPACE + XLATE_GUEST_GUARD) {
+        if (disarm(guard_cpu, (uint64_t)(addr - guard_cpu->mem_base)))
+            return;
         guard_cpu->fault_addr = (uint64_t)(addr - guard_cpu->mem_base);
         guard_cpu->fault_signal = sig;
         siglongjmp(*guard_jmp, 1);
@@ -123,7 +141,8 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
     if (GUARDED(cpu, {
             while (rc == XLATE_EXIT_NEXT) {
                 if (cpu->stop_request) {
-                    rc = XLATE_EXIT_STOP;
+                    rc = cpu->stop_request & XLATE_STOP_CODE_WRITTEN ? XLATE_EXIT_CODE_WRITTEN
+                                                                     : XLATE_EXIT_STOP;
                     break;
                 }
                 xlate_block_fn fn = (xlate_block_fn)xlate_code_map_lookup(map, cpu->rip);

@@ -45,17 +45,14 @@ static uint64_t mask_of(uint64_t size)
     return size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-/* Flags of a - b at the given size, as cmp sets them. */
+/* The flags of a - b at the given size, as cmp sets them: described lazily, as generated code
+ * does, for the semantics' formulas to compute where they are read. */
 static void set_sub_flags(xlate_cpu *cpu, uint64_t a, uint64_t b, uint64_t size)
 {
-    uint64_t mask = mask_of(size), sign = 1ull << (8 * size - 1);
-    uint64_t r = (a - b) & mask;
-    cpu->flags[XLATE_CF] = a < b;
-    cpu->flags[XLATE_ZF] = r == 0;
-    cpu->flags[XLATE_SF] = (r & sign) != 0;
-    cpu->flags[XLATE_OF] = (((a ^ b) & (a ^ r)) & sign) != 0;
-    cpu->flags[XLATE_AF] = ((a ^ b ^ r) & 0x10) != 0;
-    cpu->flags[XLATE_PF] = !(__builtin_popcount((unsigned)(r & 0xff)) & 1);
+    cpu->cc_op = xlate_cc_op(XLATE_CC_SUB, size);
+    cpu->cc_dst = (a - b) & mask_of(size);
+    cpu->cc_src1 = a;
+    cpu->cc_src2 = b;
 }
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep)
@@ -150,7 +147,7 @@ uint64_t xlate_helper_rep_cmps(xlate_cpu *cpu, uint64_t size, uint64_t rep)
         if (!rep)
             break;
         cpu->gpr[RCX]--;
-        if (cpu->flags[XLATE_ZF] != (rep == REP_E))
+        if ((cpu->cc_dst == 0) != (rep == REP_E)) /* ZF */
             break;
     }
     return 0;
@@ -166,7 +163,7 @@ uint64_t xlate_helper_rep_scas(xlate_cpu *cpu, uint64_t size, uint64_t rep)
         if (!rep)
             break;
         cpu->gpr[RCX]--;
-        if (cpu->flags[XLATE_ZF] != (rep == REP_E))
+        if ((cpu->cc_dst == 0) != (rep == REP_E)) /* ZF */
             break;
     }
     return 0;

@@ -12,11 +12,20 @@
 #define XLATE_EXIT_DIVIDE 5   /* #DE at cpu->rip */
 #define XLATE_EXIT_STOP 6     /* cpu->stop_request was set: a safe point */
 #define XLATE_EXIT_HLT 7      /* privileged instruction in user mode (hlt) */
-#define XLATE_EXIT_CODE_WRITTEN 8 /* the instruction before cpu->rip wrote to translated code,
-                                     in [cpu->code_written_start, cpu->code_written_end) */
+#define XLATE_EXIT_CODE_WRITTEN 8 /* the guest wrote to translated code, in
+                                     [cpu->code_written_start, cpu->code_written_end); cpu->rip
+                                     is where it goes on, and nothing has run since the write
+                                     that might have run the code written */
+
+/* Bits of xlate_cpu.stop_request. */
+#define XLATE_STOP_REQUESTED 1    /* by the embedder: XLATE_EXIT_STOP */
+#define XLATE_STOP_CODE_WRITTEN 2 /* by the fault handler: XLATE_EXIT_CODE_WRITTEN */
 
 /* Flag slots in xlate_cpu.flags: one byte each, 0 or 1, so generated code reads and writes a
- * flag without packing rflags. */
+ * flag without packing rflags. The six arithmetic flags (all but DF) are in their slots only
+ * while xlate_cpu.cc_op is XLATE_CC_EXPLICIT; otherwise cc_op and the values beside it describe
+ * the last flag-setting operation, from which the semantics (xlate/semantics/flags.py) compute a
+ * flag where it is read. C code that sets flags sets all six and cc_op = XLATE_CC_EXPLICIT. */
 #define XLATE_CF 0
 #define XLATE_PF 1
 #define XLATE_AF 2
@@ -24,6 +33,15 @@
 #define XLATE_SF 4
 #define XLATE_OF 5
 #define XLATE_DF 6
+/* xlate_cpu.cc_op: XLATE_CC_EXPLICIT, or (kind - 1) * 4 + log2(operand bytes) + 1 for an
+ * operation of one of these kinds (cc_dst = cc_src1 op cc_src2). */
+#define XLATE_CC_EXPLICIT 0
+#define XLATE_CC_ADD 1
+#define XLATE_CC_SUB 2
+#define XLATE_CC_LOGIC 3
+#define XLATE_CC_INC 4    /* CF is the explicit slot's */
+#define XLATE_CC_DEC 5    /* CF is the explicit slot's */
+#define XLATE_CC_MUL 6    /* cc_src1: the 0/1 overflow (CF, OF); cc_dst: the low half */
 
 /* Guest addresses are below this; host base + address for the rest. Beyond the space lies a
  * guard region, inaccessible, so that an access at its very end or a clamped wild address
@@ -34,6 +52,7 @@
 /* Marks in xlate_cpu.code_pages. */
 #define XLATE_CODE_HERE 1
 #define XLATE_CODE_NEXT 2
+#define XLATE_CODE_ARMED 4  /* a guest-writable page with code, write-protected on the host */
 
 /* A direct-mapped cache in front of the code map, probed inline by generated code at indirect
  * branches and at exits to other batches; the dispatch loop fills it. Slot of a guest address:
@@ -52,6 +71,11 @@ typedef struct xlate_cpu {
     uint64_t fs_base;
     uint64_t gs_base;
     uint8_t flags[8];
+    uint32_t cc_op;            /* XLATE_CC_EXPLICIT, or how cc_dst, cc_src1, cc_src2 define them */
+    uint32_t pad1;
+    uint64_t cc_dst;           /* the result */
+    uint64_t cc_src1;          /* its operands */
+    uint64_t cc_src2;
     uint8_t xmm[16][16];
     uint32_t mxcsr;
     uint16_t fpu_cw;
@@ -62,13 +86,18 @@ typedef struct xlate_cpu {
     uint8_t *mem_base;         /* host address of guest address 0 */
     uint64_t fault_addr;       /* guest address of the last fault */
     int32_t fault_signal;      /* host signal that reported it */
-    int32_t stop_request;      /* set from anywhere to stop at the next safe point */
+    int32_t stop_request;      /* XLATE_STOP_* bits: stop at the next safe point */
     uint64_t compiled_entries; /* times the dispatch loop called compiled code */
     xlate_jump_entry *jump_cache; /* the code map's, set by xlate_dispatch */
     /* One byte a guest page: XLATE_CODE_HERE where code has been decoded or compiled from the
      * page (writes there must drop those translations: self-modifying code), XLATE_CODE_NEXT
      * where the next page has such code (so that checking the first page of a store that is
-     * at most a page long is enough to send it to xlate_note_code_write). */
+     * at most a page long is enough to send it to xlate_note_code_write), XLATE_CODE_ARMED
+     * where such a page is guest-writable: its host page is then read-only, and the fault of
+     * a write to it (wherever the write comes from) notes the write, gives the page its
+     * write permission back, sets XLATE_STOP_CODE_WRITTEN and lets the write happen. Code
+     * compiled from pages that are not guest-writable needs no check of its own stores: the
+     * next safe point stops it. */
     uint8_t *code_pages;
     uint64_t code_written_start;  /* guest range written to such pages; end 0: none */
     uint64_t code_written_end;
@@ -113,8 +142,8 @@ uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_lods(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_cmps(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_scas(xlate_cpu *cpu, uint64_t size, uint64_t rep);
-uint64_t xlate_helper_div(xlate_cpu *cpu, uint64_t size, uint64_t divisor);
-uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t size, uint64_t divisor);
+uint64_t xlate_helper_div(xlate_cpu *cpu, uint64_t unused, uint64_t divisor);   /* 64-bit */
+uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t unused, uint64_t divisor);  /* 64-bit */
 uint64_t xlate_helper_cpuid(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 uint64_t xlate_helper_rdtsc(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 

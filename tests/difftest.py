@@ -8,7 +8,7 @@ import signal
 from tests.oracle import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, CpuState, run_native
 from xlate.machine import Machine
 from xlate.memory import PROT_EXEC, PROT_READ, PROT_WRITE
-from xlate.runtime import FLAG_SLOT, ffi
+from xlate.runtime import ffi
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
 
@@ -25,8 +25,7 @@ def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
     memory.poke(CODE_ADDR, code)
     for i, value in enumerate(state.gpr):
         cpu.gpr[i] = value
-    for name, bit in RFLAGS_BITS.items():
-        cpu.flags[FLAG_SLOT[name]] = state.rflags >> bit & 1
+    machine.rflags = state.rflags
     for i, value in enumerate(state.xmm):
         ffi.buffer(cpu.xmm[i])[:] = value.to_bytes(16, "little")
     cpu.mxcsr = state.mxcsr
@@ -41,7 +40,7 @@ def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
     result = machine.run(until=end)
     out = state.copy()
     out.gpr = list(cpu.gpr)
-    out.rflags = sum(cpu.flags[FLAG_SLOT[name]] << bit for name, bit in RFLAGS_BITS.items())
+    out.rflags = machine.rflags & sum(1 << bit for bit in RFLAGS_BITS.values())
     out.xmm = [int.from_bytes(ffi.buffer(cpu.xmm[i]), "little") for i in range(16)]
     out.mxcsr = cpu.mxcsr
     out.fcw, out.fsw, out.ftw = cpu.fpu_cw, cpu.fpu_sw, ~cpu.fpu_tag & 0xFF

@@ -16,7 +16,7 @@ from typing import Any
 from xlate.decoder import GPR, IMM, MEM, REG, XMM, Insn, Operand
 from xlate.vector import VectorPrimitives
 
-Value = Any  # an int in the interpreter, an llvmlite IR value in the JIT
+Value = Any  # an int in the interpreter, an LLVM IR value (xlate.jit.llir) in the JIT
 
 
 def mask(bits: int) -> int:
@@ -43,9 +43,12 @@ class Builder(VectorPrimitives):
     def shl(self, a: Value, n: Value, bits: int) -> Value: raise NotImplementedError
     def lshr(self, a: Value, n: Value, bits: int) -> Value: raise NotImplementedError
     def ashr(self, a: Value, n: Value, bits: int) -> Value: raise NotImplementedError
-    # Division by zero is the caller's to avoid.
+    # Division by zero, and the signed division of the most negative value by -1, are the
+    # caller's to avoid. Signed division rounds towards zero.
     def udiv(self, a: Value, b: Value, bits: int) -> Value: raise NotImplementedError
     def urem(self, a: Value, b: Value, bits: int) -> Value: raise NotImplementedError
+    def sdiv(self, a: Value, b: Value, bits: int) -> Value: raise NotImplementedError
+    def srem(self, a: Value, b: Value, bits: int) -> Value: raise NotImplementedError
     def zext(self, a: Value, bits: int, to: int) -> Value: raise NotImplementedError
     def sext(self, a: Value, bits: int, to: int) -> Value: raise NotImplementedError
     def trunc(self, a: Value, bits: int, to: int) -> Value: raise NotImplementedError
@@ -64,8 +67,22 @@ class Builder(VectorPrimitives):
 
     def get_gpr(self, index: int) -> Value: raise NotImplementedError
     def set_gpr(self, index: int, value: Value) -> None: raise NotImplementedError
+    # Flags (see xlate.semantics.flags): get_flag computes a lazily described flag; set_flag
+    # sets one flag explicitly, keeping the others; set_flags sets several at once, which is
+    # cheaper when it sets all six arithmetic flags (the old ones then need not be known);
+    # set_flags_lazy describes all six by the kind, width, result and operands of an operation.
     def get_flag(self, name: str) -> Value: raise NotImplementedError
     def set_flag(self, name: str, value: Value) -> None: raise NotImplementedError
+    def set_flags(self, values: dict[str, Value]) -> None: raise NotImplementedError
+
+    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value) -> None:
+        raise NotImplementedError
+
+    def lazy_flags(self) -> tuple[int, int, Value, Value, Value] | None:
+        """(kind, bits, r, x, y) of the lazy description the flags have now, where the engine
+        knows it; None when they are explicit or not known."""
+        raise NotImplementedError
+
     def get_xmm(self, index: int) -> Value: raise NotImplementedError
     def set_xmm(self, index: int, value: Value) -> None: raise NotImplementedError
     def get_segment_base(self, segment: str) -> Value: raise NotImplementedError

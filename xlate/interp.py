@@ -17,10 +17,11 @@ from xlate.runtime import (
     ffi,
     lib,
 )
-from xlate.semantics import SEMANTICS
+from xlate.semantics import SEMANTICS, flags, system
 from xlate.vector_interp import VectorInterp
 
 _SEGMENT_FIELD = {"fs": "fs_base", "gs": "gs_base"}
+_ARITH = frozenset(flags.ARITH)
 
 
 class BlockExit(Exception):
@@ -57,6 +58,16 @@ class InterpBuilder(VectorInterp, Builder):
     def ashr(self, a: int, n: int, bits: int) -> int: return (_signed(a, bits) >> n) & mask(bits)
     def udiv(self, a: int, b: int, bits: int) -> int: return a // b
     def urem(self, a: int, b: int, bits: int) -> int: return a % b
+
+    def sdiv(self, a: int, b: int, bits: int) -> int:
+        x, y = _signed(a, bits), _signed(b, bits)
+        q = abs(x) // abs(y)
+        return (q if (x < 0) == (y < 0) else -q) & mask(bits)
+
+    def srem(self, a: int, b: int, bits: int) -> int:
+        x, y = _signed(a, bits), _signed(b, bits)
+        r = abs(x) % abs(y)
+        return (r if x >= 0 else -r) & mask(bits)
     def zext(self, a: int, bits: int, to: int) -> int: return a
     def sext(self, a: int, bits: int, to: int) -> int: return _signed(a, bits) & mask(to)
     def trunc(self, a: int, bits: int, to: int) -> int: return a & mask(to)
@@ -74,8 +85,50 @@ class InterpBuilder(VectorInterp, Builder):
     # guest state
     def get_gpr(self, index: int) -> int: return self.gpr[index]
     def set_gpr(self, index: int, value: int) -> None: self.gpr[index] = value
-    def get_flag(self, name: str) -> int: return self.flags[FLAG_SLOT[name]]
-    def set_flag(self, name: str, value: int) -> None: self.flags[FLAG_SLOT[name]] = value
+    def get_flag(self, name: str) -> int:
+        cpu = self.cpu
+        op = cpu.cc_op
+        if op == flags.EXPLICIT or name == "df" or (name == "cf" and op in flags.KEEPS_CARRY):
+            return self.flags[FLAG_SLOT[name]]
+        kind, bits = flags.CC_KIND[op]
+        return flags.formula(self, kind, bits, name, cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
+
+    def set_flag(self, name: str, value: int) -> None:
+        if name != "df":
+            self._materialise()
+        self.flags[FLAG_SLOT[name]] = value
+
+    def set_flags(self, values: dict[str, int]) -> None:
+        if _ARITH.issubset(values):
+            self.cpu.cc_op = flags.EXPLICIT
+        else:
+            self._materialise()
+        for name, value in values.items():
+            self.flags[FLAG_SLOT[name]] = value
+
+    def _materialise(self) -> None:
+        """Compute the lazily described flags into their slots."""
+        if self.cpu.cc_op != flags.EXPLICIT:
+            values = [(FLAG_SLOT[name], self.get_flag(name)) for name in flags.ARITH]
+            for slot, value in values:
+                self.flags[slot] = value
+            self.cpu.cc_op = flags.EXPLICIT
+
+    def set_flags_lazy(self, kind: int, bits: int, r: int, x: int, y: int) -> None:
+        cpu = self.cpu
+        if kind in (flags.INC, flags.DEC):  # they keep CF: it must be in its slot
+            op = cpu.cc_op
+            if op != flags.EXPLICIT and op not in flags.KEEPS_CARRY:
+                self.flags[FLAG_SLOT["cf"]] = self.get_flag("cf")
+        cpu.cc_op = flags.CC_OP[kind, bits]
+        cpu.cc_dst, cpu.cc_src1, cpu.cc_src2 = r, x, y
+
+    def lazy_flags(self) -> tuple[int, int, int, int, int] | None:
+        cpu = self.cpu
+        op = cpu.cc_op
+        if op == flags.EXPLICIT:
+            return None
+        return (*flags.CC_KIND[op], cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
 
     def get_xmm(self, index: int) -> int:
         return int.from_bytes(ffi.buffer(self.cpu.xmm[index]), "little")
@@ -126,6 +179,16 @@ class InterpBuilder(VectorInterp, Builder):
     def exit_if(self, cond: int, exit_code: int) -> None:
         if cond:
             raise BlockExit(exit_code)
+
+
+def read_rflags(cpu) -> int:
+    """The rflags register of a cpu, with its lazily described flags computed."""
+    return system.rflags(InterpBuilder(cpu))
+
+
+def write_rflags(cpu, value: int) -> None:
+    """Set the flags that rflags holds (status flags and DF) of a cpu."""
+    system.set_rflags(InterpBuilder(cpu), value, system.RFLAGS_BITS)
 
 
 def _signed(a: int, bits: int) -> int:
@@ -185,7 +248,7 @@ class InterpEngine:
     def run(self) -> int:
         cpu, block_at, run_block = self.cpu, self.decoder.block, self.interpreter.run_block
         stops = self.decoder.stops
-        while not cpu.stop_request and cpu.rip not in stops:
+        while not cpu.stop_request & lib.XLATE_STOP_REQUESTED and cpu.rip not in stops:
             self.blocks_interpreted += 1
             exit_code = run_block(block_at(cpu.rip))
             if exit_code != EXIT_NEXT:

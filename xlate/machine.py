@@ -162,6 +162,17 @@ class Machine:
                              invalidate_code=machine.invalidate_code)
         return machine
 
+    @property
+    def rflags(self) -> int:
+        """The guest's rflags register."""
+        from xlate.interp import read_rflags
+        return read_rflags(self.cpu)
+
+    @rflags.setter
+    def rflags(self, value: int) -> None:
+        from xlate.interp import write_rflags
+        write_rflags(self.cpu, value)
+
     def invalidate_code(self, start: int, end: int) -> None:
         """Forget decoded and compiled code in [start, end) (whole pages): it changed."""
         start, end = page_down(start), page_up(end)
@@ -202,6 +213,7 @@ class Machine:
                     self.os.handle(self.cpu)
                 elif exit_code == EXIT_CODE_WRITTEN:  # self-modifying code
                     cpu = self.cpu
+                    cpu.stop_request &= ~lib.XLATE_STOP_CODE_WRITTEN
                     self.invalidate_code(cpu.code_written_start, cpu.code_written_end)
                     cpu.code_written_start = cpu.code_written_end = 0
                 elif exit_code == EXIT_STOP:

@@ -96,16 +96,35 @@ class AddressSpace:
     # -- where code was decoded from --------------------------------------------------------
 
     def mark_code(self, start: int, end: int) -> None:
+        """Note that [start, end) holds translated code; guest-writable pages of it are
+        write-protected on the host (armed: see xlate_cpu.code_pages)."""
+        code_pages = self.code_pages
         for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
-            self.code_pages[page] |= lib.XLATE_CODE_HERE
+            if code_pages[page] & lib.XLATE_CODE_HERE:
+                continue
+            code_pages[page] |= lib.XLATE_CODE_HERE
             if page:
-                self.code_pages[page - 1] |= lib.XLATE_CODE_NEXT
+                code_pages[page - 1] |= lib.XLATE_CODE_NEXT
+            m = self.find(page * PAGE)
+            if m is not None and m.prot & PROT_WRITE and not lib.mprotect(
+                    self._host(page * PAGE), PAGE, _host_prot(m.prot & ~PROT_WRITE)):
+                code_pages[page] |= lib.XLATE_CODE_ARMED
 
     def unmark_code(self, start: int, end: int) -> None:
+        """Note that [start, end) holds no translated code any more."""
+        code_pages = self.code_pages
         for page in range(start // PAGE, (end + PAGE - 1) // PAGE):
-            self.code_pages[page] &= ~lib.XLATE_CODE_HERE
+            if code_pages[page] & lib.XLATE_CODE_ARMED:
+                m = self.find(page * PAGE)
+                if m is not None:
+                    lib.mprotect(self._host(page * PAGE), PAGE, _host_prot(m.prot))
+            code_pages[page] &= ~(lib.XLATE_CODE_HERE | lib.XLATE_CODE_ARMED)
             if page:
-                self.code_pages[page - 1] &= ~lib.XLATE_CODE_NEXT
+                code_pages[page - 1] &= ~lib.XLATE_CODE_NEXT
+
+    def writable_code(self, start: int, end: int) -> bool:
+        """Whether any page of [start, end) is guest-writable: its code may be rewritten."""
+        return any(m.prot & PROT_WRITE for m in self.mappings if m.start < end and start < m.end)
 
     def holds_code(self, start: int, end: int) -> bool:
         return any(self.code_pages[page] & lib.XLATE_CODE_HERE
@@ -228,14 +247,17 @@ class AddressSpace:
         """Bytes into guest memory; EFAULT unless all of it is writable."""
         if not self.readable(guest_addr, len(data), PROT_WRITE):
             raise GuestMemoryError(errno.EFAULT, f"bad guest write at {guest_addr:#x}")
-        ffi.memmove(self._host(guest_addr), data, len(data))
+        # Code there is dropped first, which also gives armed pages their write permission.
         if data and self.holds_code(guest_addr, guest_addr + len(data)):
             self.on_code_write(guest_addr, guest_addr + len(data))
+        ffi.memmove(self._host(guest_addr), data, len(data))
 
     def poke(self, guest_addr: int, data: bytes) -> None:
         """Write whatever the permissions (the loader filling read-only segments)."""
         if not self.readable(guest_addr, len(data), 0) or not self.find(guest_addr):
             raise GuestMemoryError(errno.EFAULT, f"bad guest write at {guest_addr:#x}")
+        if data and self.holds_code(guest_addr, guest_addr + len(data)):
+            self.on_code_write(guest_addr, guest_addr + len(data))
         for m in self.mappings:
             if m.start < guest_addr + len(data) and guest_addr < m.end and not m.prot & PROT_WRITE:
                 lib.mprotect(self._host(m.start), m.end - m.start, _host_prot(m.prot | PROT_WRITE))

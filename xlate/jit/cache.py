@@ -70,21 +70,28 @@ class CodeCache:
         self.hits = 0
         self.rejected = 0
 
-    def key(self, code: list[tuple[int, bytes]]) -> str:
-        """The key of a region made of blocks with these addresses and code bytes."""
-        h = hashlib.sha256(self.environment)
+    def key(self, code: list[tuple[int, bytes]], check_stores: bool = False) -> str:
+        """The key of a region made of blocks with these addresses and code bytes, compiled
+        with or without checks of its stores for self-modifying code."""
+        h = hashlib.sha256(self.environment + bytes([check_stores]))
         for addr, raw in code:
             h.update(struct.pack("<QQ", addr, len(raw)))
             h.update(raw)
         return h.hexdigest()
 
-    def _path(self, key: str) -> Path:
-        return self.directory / "regions" / key[:2] / f"{key}.o"
+    def support_key(self) -> str:
+        """The key of the support module's code (xlate.jit.support), which depends on the
+        translator and the host alone."""
+        return self.key([])
 
-    def load(self, key: str) -> RegionCode | None:
-        """The region stored under key, if a sound file for it exists."""
+    def _path(self, key: str, kind: str) -> Path:
+        return self.directory / kind / key[:2] / f"{key}.o"
+
+    def load(self, key: str, kind: str = "regions") -> RegionCode | None:
+        """The region stored under key, if a sound file for it exists (kind "support": the
+        support module's code, stored as a region without blocks)."""
         try:
-            data = self._path(key).read_bytes()
+            data = self._path(key, kind).read_bytes()
         except OSError:
             return None
         region = _decode(data, key)
@@ -94,12 +101,12 @@ class CodeCache:
             self.hits += 1
         return region
 
-    def store(self, region: RegionCode) -> None:
+    def store(self, region: RegionCode, kind: str = "regions") -> None:
         meta = json.dumps({"name": region.name, "blocks": region.blocks}).encode()
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         header = _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(region.key), len(payload),
                               hashlib.sha256(payload).digest())
-        self._write(self._path(region.key), header + payload)
+        self._write(self._path(region.key, kind), header + payload)
 
     def _write(self, path: Path, data: bytes) -> None:
         if not self.writable:
@@ -165,7 +172,7 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
 def clear(directory: Path) -> int:
     """Remove the cache's files; returns how many."""
     removed = 0
-    for sub in ("regions", "programs"):
+    for sub in ("regions", "support", "programs"):
         for path in sorted((directory / sub).rglob("*"), reverse=True):
             try:
                 if path.is_dir():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 
+from xlate.jit.support import SYMBOLS as SUPPORT_SYMBOLS
 from xlate.runtime import ffi, lib
 
 # C functions that generated code calls by name (every helper declared in csrc/xlate.h); their
@@ -31,6 +32,10 @@ def _initialize() -> None:
 
 class Compiler:
     """Compiles IR modules to host code at one optimisation level."""
+
+    # The engine that holds the support module's code, once linked: kept for the process's
+    # life, as LLVM's symbol table that points into it is the process's.
+    support: llvm.ExecutionEngine | None = None
 
     def __init__(self, opt_level: int = 2) -> None:
         _initialize()
@@ -56,8 +61,19 @@ class Compiler:
 
     def load(self, obj: bytes, name: str) -> int:
         """Link an object file into the process; returns the host address of symbol name."""
+        return self._link(obj).get_function_address(name)
+
+    def link_support(self, obj: bytes) -> None:
+        """Link the support module's object (xlate.jit.support): the objects loaded from now
+        on may call its functions."""
+        engine = self._link(obj)
+        for name in SUPPORT_SYMBOLS:
+            llvm.add_symbol(name, engine.get_function_address(name))
+        Compiler.support = engine
+
+    def _link(self, obj: bytes) -> llvm.ExecutionEngine:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._target_machine())
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
         self.engines.append(engine)
-        return engine.get_function_address(name)
+        return engine

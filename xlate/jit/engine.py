@@ -11,13 +11,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from llvmlite import ir
-
 from xlate.decoder import IMM, Block, Decoder
 from xlate.interp import Interpreter
+from xlate.jit import llir as ir
 from xlate.jit.cache import CodeCache, RegionCode
 from xlate.jit.compiler import Compiler
 from xlate.jit.irbuilder import translate_region
+from xlate.jit.support import SYMBOLS as SUPPORT_SYMBOLS
+from xlate.jit.support import support_module
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 from xlate.semantics import SEMANTICS
@@ -48,6 +49,12 @@ def successors(block: Block) -> list[int]:
     if last.name in ("ret", "syscall", "hlt", "ud0", "ud1", "ud2") or last.name.startswith("int"):
         return [last.next] if last.name == "syscall" else []
     return [block.end]
+
+
+def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
+    """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
+    without an mprotect: the code must then check its own stores."""
+    return any(memory.writable_code(addr, addr + max(len(raw), 1)) for addr, raw in code)
 
 
 @dataclass
@@ -136,15 +143,16 @@ class JitEngine:
         started = time.perf_counter()
         code = [(addr, b"".join(insn.raw for insn in block.insns))
                 for addr, block in blocks.items()]
+        check_stores = _may_be_rewritten(self.decoder.memory, code)
         # A region with undecodable code is not kept: its key would not cover those bytes.
         cacheable = self.cache is not None and all(raw for _, raw in code)
-        key = self.cache.key(code) if cacheable else ""
+        key = self.cache.key(code, check_stores) if cacheable else ""
         region = self.cache.load(key) if cacheable else None
         module = None
         if region is None:
             module = ir.Module(name=f"region_{guest_addr:x}")
             module.triple = ""
-            name = translate_region(module, list(blocks.values()), SEMANTICS)
+            name = translate_region(module, list(blocks.values()), SEMANTICS, check_stores)
             region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
         self.stats.translate_seconds += time.perf_counter() - started
         job = (region, module and str(module), cacheable)
@@ -166,13 +174,27 @@ class JitEngine:
             region = dataclasses.replace(region, obj=self.compiler.compile(module))
             if cacheable:
                 self.cache.store(region)
-        address = self.compiler.load(region.obj, region.name)
+        address = self._load(region)
         elapsed = time.perf_counter() - started
         if self.threshold:
             self.stats.compile_seconds_background += elapsed
         else:
             self.stats.translate_seconds += elapsed
         return region, address, cacheable
+
+    def _load(self, region: RegionCode) -> int:
+        """Link a region's code into the process (after the support module that it calls);
+        returns the host address of its function."""
+        if Compiler.support is None:
+            key = self.cache.support_key() if self.cache else ""
+            support = self.cache.load(key, "support") if self.cache else None
+            if support is None:
+                support = RegionCode(key, SUPPORT_SYMBOLS[0], (),
+                                     self.compiler.compile(support_module()))
+                if self.cache:
+                    self.cache.store(support, "support")
+            self.compiler.link_support(support.obj)
+        return self.compiler.load(region.obj, region.name)
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
@@ -211,8 +233,10 @@ class JitEngine:
                 code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
             except GuestMemoryError:
                 continue
-            if self.cache.key(code) == key:
-                self._install(region, self.compiler.load(region.obj, region.name), True)
+            if self.cache.key(code, _may_be_rewritten(memory, code)) == key:
+                for addr, size in region.blocks:
+                    memory.mark_code(addr, addr + size)
+                self._install(region, self._load(region), True)
                 self.stats.regions_preloaded += 1
 
     def invalidate(self, start: int, end: int) -> None:

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from llvmlite import ir
-
 from xlate.builder import Builder, Value, mask
 from xlate.decoder import Block, Insn
+from xlate.jit import llir as ir
 from xlate.jit.vector_ir import VectorIR
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
+from xlate.semantics import flags
 
 I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
 PTR = ir.PointerType()
 BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
 HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
+# The support module's function that computes flags from a lazy description, and its type.
+LAZY_FLAGS = "xlate_lazy_flags"
+LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
-                       "jump_cache", "code_pages", "code_written_end")}
+                       "jump_cache", "code_pages", "code_written_end", "cc_op", "cc_dst",
+                       "cc_src1", "cc_src2")}
 JUMP_CACHE_BITS = lib.XLATE_JUMP_CACHE_BITS
 JUMP_CACHE_SIZE = lib.XLATE_JUMP_CACHE_SIZE
 
@@ -38,7 +42,57 @@ def region_function_name(guest_addr: int) -> str:
     return f"region_{guest_addr:x}"
 
 
-class IRBuilder(VectorIR, Builder):
+class ValueIR(Builder):
+    """The value primitives, emitted as LLVM IR at self.ir's position in self.module: what
+    the semantics' pure computations (such as the flag formulas) need, and no guest state."""
+
+    def __init__(self, module: ir.Module) -> None:
+        self.module = module
+        self.ir = ir.IRBuilder()
+
+    def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, fnty, name)
+        return fn
+
+    def const(self, value: int, bits: int) -> Value:
+        return ir.Constant(int_type(bits), value & mask(bits))
+
+    def add(self, a, b, bits): return self.ir.add(a, b)
+    def sub(self, a, b, bits): return self.ir.sub(a, b)
+    def mul(self, a, b, bits): return self.ir.mul(a, b)
+    def and_(self, a, b, bits): return self.ir.and_(a, b)
+    def or_(self, a, b, bits): return self.ir.or_(a, b)
+    def xor(self, a, b, bits): return self.ir.xor(a, b)
+    def not_(self, a, bits): return self.ir.not_(a)
+    def neg(self, a, bits): return self.ir.neg(a)
+    def shl(self, a, n, bits): return self.ir.shl(a, n)
+    def lshr(self, a, n, bits): return self.ir.lshr(a, n)
+    def ashr(self, a, n, bits): return self.ir.ashr(a, n)
+    def udiv(self, a, b, bits): return self.ir.udiv(a, b)
+    def urem(self, a, b, bits): return self.ir.urem(a, b)
+    def sdiv(self, a, b, bits): return self.ir.sdiv(a, b)
+    def srem(self, a, b, bits): return self.ir.srem(a, b)
+    def zext(self, a, bits, to): return a if bits == to else self.ir.zext(a, int_type(to))
+    def sext(self, a, bits, to): return a if bits == to else self.ir.sext(a, int_type(to))
+    def trunc(self, a, bits, to): return a if bits == to else self.ir.trunc(a, int_type(to))
+    def eq(self, a, b, bits): return self.ir.icmp_unsigned("==", a, b)
+    def ult(self, a, b, bits): return self.ir.icmp_unsigned("<", a, b)
+    def slt(self, a, b, bits): return self.ir.icmp_signed("<", a, b)
+    def select(self, c, a, b, bits): return self.ir.select(c, a, b)
+
+    def _intrinsic(self, name: str, a, *extra):
+        fnty = ir.FunctionType(a.type, [a.type, *(e.type for e in extra)])
+        return self.ir.call(self.external(f"{name}.i{a.type.width}", fnty), [a, *extra])
+
+    def ctz(self, a, bits): return self._intrinsic("llvm.cttz", a, ir.Constant(I1, 0))
+    def clz(self, a, bits): return self._intrinsic("llvm.ctlz", a, ir.Constant(I1, 0))
+    def popcount(self, a, bits): return self._intrinsic("llvm.ctpop", a)
+    def bswap(self, a, bits): return self._intrinsic("llvm.bswap", a)
+
+
+class IRBuilder(VectorIR, ValueIR):
     """Emits guest blocks into the function of their region.
 
     Guest registers and flags live in local variables of the function (allocas, which LLVM
@@ -49,23 +103,33 @@ class IRBuilder(VectorIR, Builder):
     spares even the variables' loads and stores, which keeps the IR small."""
 
     def __init__(self, module: ir.Module, function: ir.Function, entry: ir.IRBuilder,
-                 targets: dict[int, ir.Block], return_sites: list[int]) -> None:
-        self.module = module
+                 targets: dict[int, ir.Block], return_sites: list[int],
+                 check_stores: bool) -> None:
+        super().__init__(module)
+        # Whether stores check for translated code on their page (see store()).
+        self.check_stores = check_stores
         self.function = function
         self.entry = entry  # positioned in the entry block, before its switch
         self.targets = targets  # guest address -> basic block, for the region's blocks
         # The region's blocks that follow a call: where its returns most likely go.
         self.return_sites = return_sites
         self.cpu, self.mem = function.args
-        self.ir = ir.IRBuilder()
         self.slots: dict[tuple[str, int | str], ir.AllocaInstr] = {}  # guest state -> variable
         self.written: set[tuple[str, int | str]] = set()  # what the region may change
         self.exits: list[ir.Instruction] = []  # returns (and musttail calls): state goes back
+        self.fields: dict[int, ir.Value] = {}  # cpu struct offset -> pointer, in the entry block
         self.helper_calls: list[ir.Instruction] = []  # state goes back, and comes in again
         self.invariants: dict[str, ir.Value] = {}
         self.leave: ir.PhiInstr | None = None  # the exit code, in the block that returns
+        self.chain: ir.PhiInstr | None = None  # the guest address, in the block that chains
         self.gprs: dict[int, ir.Value] = {}
         self.flags: dict[str, ir.Value] = {}
+        self.ccs: dict[str, ir.Value] = {}  # cc_op, cc_dst, cc_src1, cc_src2 (i32, i64s)
+        # The flags' lazy description as this block set it: (cc_op, r, x, y), the values at
+        # the operation's width; (EXPLICIT,) when the flags are in their slots; None before the
+        # block has set any, when only the variables know.
+        self.cc: tuple | None = None
+        self.cc_packed: ir.Value | None = None  # the flags computed from the variables
         self.xmms: dict[int, ir.Value] = {}
         self.dirty: set[tuple[str, int | str]] = set()
         self.terminated = False
@@ -78,8 +142,13 @@ class IRBuilder(VectorIR, Builder):
 
     # -- the cpu struct ----------------------------------------------------------------------
 
-    def field(self, offset: int, builder: ir.IRBuilder | None = None) -> ir.Value:
-        return (builder or self.ir).gep(self.cpu, [ir.Constant(I64, offset)], source_etype=I8)
+    def field(self, offset: int) -> ir.Value:
+        """A pointer to the cpu struct's field at offset, made once where the function starts."""
+        pointer = self.fields.get(offset)
+        if pointer is None:
+            pointer = self.fields[offset] = self.entry.gep(self.cpu, [ir.Constant(I64, offset)],
+                                                           source_etype=I8)
+        return pointer
 
     def load_field(self, offset: int, ty: ir.Type) -> ir.Value:
         return self.ir.load(self.field(offset), typ=ty, align=1)
@@ -97,25 +166,27 @@ class IRBuilder(VectorIR, Builder):
             return OFFSET["gpr"] + 8 * which, I64
         if kind == "flag":
             return OFFSET["flags"] + FLAG_SLOT[which], I1  # a byte in the struct
+        if kind == "cc":
+            return OFFSET["cc_" + which], I32 if which == "op" else I64
         return OFFSET["xmm"] + 16 * which, I128
 
     def _state_in(self, builder: ir.IRBuilder, key: tuple[str, int | str]) -> ir.Value:
         offset, ty = self._layout(key)
-        value = builder.load(self.field(offset, builder), typ=I8 if ty is I1 else ty, align=1)
+        value = builder.load(self.field(offset), typ=I8 if ty is I1 else ty, align=1)
         return builder.trunc(value, I1) if ty is I1 else value
 
     def _state_out(self, builder: ir.IRBuilder, key: tuple[str, int | str]) -> None:
         offset, ty = self._layout(key)
         value = builder.load(self.slots[key], typ=ty)
-        builder.store(builder.zext(value, I8) if ty is I1 else value,
-                      self.field(offset, builder), align=1)
+        builder.store(builder.zext(value, I8) if ty is I1 else value, self.field(offset),
+                      align=1)
 
     def _invariant(self, name: str) -> ir.Value:
         """A pointer field that never changes while guest code runs, loaded once at entry."""
         value = self.invariants.get(name)
         if value is None:
-            value = self.invariants[name] = self.entry.load(
-                self.field(OFFSET[name], self.entry), typ=PTR, align=8)
+            value = self.invariants[name] = self.entry.load(self.field(OFFSET[name]), typ=PTR,
+                                                            align=8)
         return value
 
     def _slot(self, key: tuple[str, int | str]) -> ir.AllocaInstr:
@@ -140,7 +211,7 @@ class IRBuilder(VectorIR, Builder):
 
     def flush(self) -> None:
         """Store every register and flag changed in this block into its variable."""
-        caches = {"gpr": self.gprs, "flag": self.flags, "xmm": self.xmms}
+        caches = {"gpr": self.gprs, "flag": self.flags, "xmm": self.xmms, "cc": self.ccs}
         for kind, which in self.dirty:
             self.ir.store(caches[kind][which], self.slots[kind, which])
 
@@ -149,12 +220,17 @@ class IRBuilder(VectorIR, Builder):
         self.gprs.clear()
         self.flags.clear()
         self.xmms.clear()
+        self.ccs.clear()
+        self.cc = self.cc_packed = None
         self.dirty.clear()
 
     def _return(self, value: ir.Value) -> None:
         """Return from the region function (cpu->rip set already): through the one block that
         writes the guest state back and returns, which keeps the function small."""
         self.flush()
+        self._branch_to_leave(value)
+
+    def _branch_to_leave(self, value: ir.Value) -> None:
         if self.leave is None:
             block = self.function.append_basic_block("leave")
             leave = ir.IRBuilder(block)
@@ -185,8 +261,8 @@ class IRBuilder(VectorIR, Builder):
 
     def store_rip(self, guest_addr: int) -> None:
         # Volatile: a fault is a read of rip that LLVM cannot see, so the store must stay.
-        rip = self.field(OFFSET["rip"])
-        self.ir._insert(_VolatileStore(self.ir.block, ir.Constant(I64, guest_addr), rip))
+        self.ir.store(ir.Constant(I64, guest_addr), self.field(OFFSET["rip"]), align=1,
+                      volatile=True)
 
     def note_may_fault(self) -> None:
         if self.rip_stored_for != self.insn.address:
@@ -225,17 +301,19 @@ class IRBuilder(VectorIR, Builder):
     def checkpoint(self) -> tuple:
         """What rollback() needs to undo the emission of one instruction (begun just now)."""
         return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
-                dict(self.gprs), dict(self.flags), dict(self.xmms), set(self.dirty),
-                self.rip_stored_for, len(self.exits), len(self.helper_calls),
-                len(self.leave.incomings) if self.leave else -1)
+                dict(self.gprs), dict(self.flags), dict(self.xmms), dict(self.ccs), self.cc,
+                self.cc_packed, set(self.dirty), self.rip_stored_for, len(self.exits),
+                len(self.helper_calls), len(self.leave.incomings) if self.leave else -1,
+                len(self.chain.incomings) if self.chain else -1)
 
     def rollback(self, state: tuple) -> None:
-        (block, count, blocks, gprs, flags, xmms, dirty, rip_stored_for, exits, calls,
-         leaving) = state
+        (block, count, blocks, gprs, flag_values, xmms, ccs, cc, cc_packed, dirty,
+         rip_stored_for, exits, calls, leaving, chaining) = state
         del self.function.blocks[blocks:]
         del block.instructions[count:]
         self.ir.position_at_end(block)
-        self.gprs, self.flags, self.xmms, self.dirty = gprs, flags, xmms, dirty
+        self.gprs, self.flags, self.xmms, self.dirty = gprs, flag_values, xmms, dirty
+        self.ccs, self.cc, self.cc_packed = ccs, cc, cc_packed
         self.rip_stored_for = rip_stored_for
         del self.exits[exits:]
         del self.helper_calls[calls:]
@@ -243,6 +321,10 @@ class IRBuilder(VectorIR, Builder):
             self.leave = None  # made since: its block is gone with the others
         else:
             del self.leave.incomings[leaving:]
+        if chaining < 0:
+            self.chain = None
+        else:
+            del self.chain.incomings[chaining:]
         self.code_hits = []
         self.helper_called = False
 
@@ -250,42 +332,6 @@ class IRBuilder(VectorIR, Builder):
         self.store_rip(guest_addr)
         self._return(ir.Constant(I32, exit_code))
         self.terminated = True
-
-    # -- primitives: values ------------------------------------------------------------------
-
-    def const(self, value: int, bits: int) -> Value:
-        return ir.Constant(int_type(bits), value & mask(bits))
-
-    def add(self, a, b, bits): return self.ir.add(a, b)
-    def sub(self, a, b, bits): return self.ir.sub(a, b)
-    def mul(self, a, b, bits): return self.ir.mul(a, b)
-    def and_(self, a, b, bits): return self.ir.and_(a, b)
-    def or_(self, a, b, bits): return self.ir.or_(a, b)
-    def xor(self, a, b, bits): return self.ir.xor(a, b)
-    def not_(self, a, bits): return self.ir.not_(a)
-    def neg(self, a, bits): return self.ir.neg(a)
-    def shl(self, a, n, bits): return self.ir.shl(a, n)
-    def lshr(self, a, n, bits): return self.ir.lshr(a, n)
-    def ashr(self, a, n, bits): return self.ir.ashr(a, n)
-    def udiv(self, a, b, bits): return self.ir.udiv(a, b)
-    def urem(self, a, b, bits): return self.ir.urem(a, b)
-    def zext(self, a, bits, to): return a if bits == to else self.ir.zext(a, int_type(to))
-    def sext(self, a, bits, to): return a if bits == to else self.ir.sext(a, int_type(to))
-    def trunc(self, a, bits, to): return a if bits == to else self.ir.trunc(a, int_type(to))
-    def eq(self, a, b, bits): return self.ir.icmp_unsigned("==", a, b)
-    def ult(self, a, b, bits): return self.ir.icmp_unsigned("<", a, b)
-    def slt(self, a, b, bits): return self.ir.icmp_signed("<", a, b)
-    def select(self, c, a, b, bits): return self.ir.select(c, a, b)
-
-    def _intrinsic(self, name: str, a, *extra):
-        # Declared by hand: llvmlite's declare_intrinsic omits cttz/ctlz's i1 argument.
-        fnty = ir.FunctionType(a.type, [a.type, *(e.type for e in extra)])
-        return self.ir.call(self.external(f"{name}.i{a.type.width}", fnty), [a, *extra])
-
-    def ctz(self, a, bits): return self._intrinsic("llvm.cttz", a, ir.Constant(I1, 0))
-    def clz(self, a, bits): return self._intrinsic("llvm.ctlz", a, ir.Constant(I1, 0))
-    def popcount(self, a, bits): return self._intrinsic("llvm.ctpop", a)
-    def bswap(self, a, bits): return self._intrinsic("llvm.bswap", a)
 
     # -- primitives: guest state -------------------------------------------------------------
 
@@ -296,10 +342,66 @@ class IRBuilder(VectorIR, Builder):
         self._set(self.gprs, index, "gpr", value)
 
     def get_flag(self, name: str) -> Value:
-        return self._get(self.flags, name, "flag")
+        cc = self.cc
+        if name == "df" or (cc is not None and (cc[0] == flags.EXPLICIT or (
+                name == "cf" and cc[0] in flags.KEEPS_CARRY))):
+            return self._get(self.flags, name, "flag")
+        if cc is not None:
+            kind, bits = flags.CC_KIND[cc[0]]
+            return flags.formula(self, kind, bits, name, *cc[1:])
+        # Described by whatever ran before this block: computed from the variables.
+        op = self._get(self.ccs, "op", "cc")
+        if self.cc_packed is None:
+            fn = self.external(LAZY_FLAGS, LAZY_FLAGS_FN)
+            self.cc_packed = self.ir.call(fn, [op, *(
+                self._get(self.ccs, which, "cc") for which in ("dst", "src1", "src2"))])
+        shifted = self.ir.lshr(self.cc_packed, ir.Constant(I8, flags.ARITH.index(name)))
+        explicit = self.ir.icmp_unsigned("==", op, ir.Constant(I32, flags.EXPLICIT))
+        if name == "cf":
+            low, high = min(flags.KEEPS_CARRY), max(flags.KEEPS_CARRY)
+            assert high - low + 1 == len(flags.KEEPS_CARRY)
+            keeps = self.ir.icmp_unsigned("<", self.ir.sub(op, ir.Constant(I32, low)),
+                                          ir.Constant(I32, high - low + 1))
+            explicit = self.ir.or_(explicit, keeps)
+        return self.ir.select(explicit, self._get(self.flags, name, "flag"),
+                              self.ir.trunc(shifted, I1))
 
     def set_flag(self, name: str, value: Value) -> None:
-        self._set(self.flags, name, "flag", value)
+        self.set_flags({name: value})
+
+    def set_flags(self, values: dict[str, Value]) -> None:
+        if any(name != "df" for name in values):
+            self._materialise(skip=values.keys())
+        for name, value in values.items():
+            self._set(self.flags, name, "flag", value)
+
+    def _materialise(self, skip=()) -> None:
+        """Compute the lazily described flags (but those in skip) into their variables; the
+        flags are then explicit."""
+        if self.cc is not None and self.cc[0] == flags.EXPLICIT:
+            return
+        values = {name: self.get_flag(name) for name in flags.ARITH if name not in skip}
+        for name, value in values.items():
+            self._set(self.flags, name, "flag", value)
+        self._set(self.ccs, "op", "cc", ir.Constant(I32, flags.EXPLICIT))
+        self.cc, self.cc_packed = (flags.EXPLICIT,), None
+
+    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value) -> None:
+        cc = self.cc
+        if kind in (flags.INC, flags.DEC) and not (cc is not None and (
+                cc[0] == flags.EXPLICIT or cc[0] in flags.KEEPS_CARRY)):
+            self._set(self.flags, "cf", "flag", self.get_flag("cf"))  # they keep it
+        op = flags.CC_OP[kind, bits]
+        self._set(self.ccs, "op", "cc", ir.Constant(I32, op))
+        for which, value in (("dst", r), ("src1", x), ("src2", y)):
+            self._set(self.ccs, which, "cc", self.zext(value, bits, 64))
+        self.cc, self.cc_packed = (op, r, x, y), None
+
+    def lazy_flags(self) -> tuple | None:
+        cc = self.cc
+        if cc is None or cc[0] == flags.EXPLICIT:
+            return None
+        return (*flags.CC_KIND[cc[0]], *cc[1:])
 
     def get_xmm(self, index: int) -> Value:
         return self._get(self.xmms, index, "xmm")
@@ -329,12 +431,17 @@ class IRBuilder(VectorIR, Builder):
             # one that has no use at all.
             last = self.ir.gep(pointer, [ir.Constant(I64, bits // 8 - 1)], source_etype=I8)
             for probe in (pointer, last):
-                self.ir._insert(_VolatileLoad(self.ir.block, probe, I8))
+                self.ir.load(probe, I8, align=1, volatile=True)
         return self.ir.load(pointer, typ=int_type(bits), align=1)
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
         clamped = self._clamped(guest_addr)
         self.ir.store(value, self.ir.gep(self.mem, [clamped], source_etype=I8), align=1)
+        if not self.check_stores:
+            # Code on guest-writable pages is write-protected on the host: a store to it
+            # faults, and the handler notes it and stops this code at its next safe point,
+            # which is soon enough when none of this code is on such a page.
+            return
         # Self-modifying code: a store to a page that code was translated from is noted, and
         # the instruction's end leaves the block (finish_insn). The mark of the store's first
         # page covers a store that runs on into code on the next page (XLATE_CODE_NEXT).
@@ -351,12 +458,6 @@ class IRBuilder(VectorIR, Builder):
         merged.add_incoming(ir.Constant(I1, 0), before)
         merged.add_incoming(hit, noting)
         self.code_hits.append(merged)
-
-    def external(self, name: str, fnty: ir.FunctionType) -> ir.Function:
-        fn = self.module.globals.get(name)
-        if fn is None:
-            fn = ir.Function(self.module, fnty, name)
-        return fn
 
     def call_helper(self, name: str, a: Value, b: Value) -> Value:
         self.flush()
@@ -391,7 +492,7 @@ class IRBuilder(VectorIR, Builder):
         self.flush()
         # A conditional branch between two known addresses becomes a real branch, so that each
         # side can branch to its target.
-        if (exit_code == 0 and isinstance(next_rip, ir.instructions.SelectInstr)
+        if (exit_code == 0 and isinstance(next_rip, ir.Select)
                 and all(isinstance(v, ir.Constant) for v in next_rip.operands[1:])):
             cond, taken, not_taken = next_rip.operands
             with self.ir.if_else(cond) as (then, otherwise):
@@ -420,27 +521,42 @@ class IRBuilder(VectorIR, Builder):
         for addr in self.return_sites:
             switch.add_case(ir.Constant(I64, addr), self.targets[addr])
         self.ir.position_at_end(elsewhere)
-        self._jump_via_cache(next_rip, checked=True)
+        self._jump_via_cache(next_rip)
 
-    def _jump_via_cache(self, next_rip: Value, checked: bool = False) -> None:
-        """Go on to a computed address: a tail call to what the code map's jump cache holds for
-        it, or back to the dispatcher (which fills the cache) when it holds something else."""
-        if not checked:
-            self._return_if_stop_requested(next_rip)
+    def _jump_via_cache(self, next_rip: Value) -> None:
+        """Go on to a computed address (or one outside the region) through the region's one
+        block that chains to other code (see _chain)."""
+        self.flush()
+        if self.chain is None:
+            self._chain()
+        self.chain.add_incoming(next_rip, self.ir.block)
+        self.ir.branch(self.chain.parent)
+
+    def _chain(self) -> None:
+        """Make the block that goes on to the guest address its phi (self.chain) receives: a
+        safe point, then a tail call to what the code map's jump cache holds for the address,
+        or back to the dispatcher (which fills the cache) when it holds something else. One
+        block for all such exits, so that the state is written back in one place."""
+        emitting = self.ir
+        self.ir = ir.IRBuilder(self.function.append_basic_block("chain"))
+        self.chain = next_rip = self.ir.phi(I64)
         self.ir.store(next_rip, self.field(OFFSET["rip"]), align=1)
+        stop = self._volatile_load_field("stop_request", I32)
         cache = self._invariant("jump_cache")
         shifted = self.ir.lshr(next_rip, ir.Constant(I64, JUMP_CACHE_BITS))
         slot = self.ir.and_(self.ir.xor(next_rip, shifted), ir.Constant(I64, JUMP_CACHE_SIZE - 1))
         entry = self.ir.gep(cache, [self.ir.shl(slot, ir.Constant(I64, 4))], source_etype=I8)
         cached_addr = self.ir.load(entry, typ=I64, align=8)
-        with self.unlikely(self.ir.icmp_unsigned("!=", cached_addr, next_rip)):
-            self._return(ir.Constant(I32, 0))
+        miss = self.ir.icmp_unsigned("!=", cached_addr, next_rip)
+        stopping = self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))
+        with self.unlikely(self.ir.or_(miss, stopping)):
+            self._branch_to_leave(ir.Constant(I32, 0))
         code_field = self.ir.gep(entry, [ir.Constant(I64, 8)], source_etype=I8)
         code = self.ir.load(code_field, typ=BLOCK_FN.as_pointer(), align=8)
-        self.flush()
         call = self.ir.call(code, [self.cpu, self.mem], tail="musttail")
         self.exits.append(call)  # the state goes back before the call: nothing may follow it
         self.ir.ret(call)
+        self.ir = emitting
 
     def _return_if_stop_requested(self, next_rip: Value) -> None:
         """A safe point before going on to next_rip: a stop request returns to the dispatcher,
@@ -454,7 +570,7 @@ class IRBuilder(VectorIR, Builder):
         """Go on to guest_addr: a branch when it is in this region, else through the jump
         cache. State must be flushed already."""
         target = self.targets.get(guest_addr)
-        if target is None:
+        if target is None:  # the chain block is a safe point
             self._jump_via_cache(ir.Constant(I64, guest_addr))
             return
         # Every loop has a backward branch: checking there keeps stops prompt.
@@ -463,9 +579,7 @@ class IRBuilder(VectorIR, Builder):
         self.ir.branch(target)
 
     def _volatile_load_field(self, name: str, ty: ir.Type) -> ir.Value:
-        load = _VolatileLoad(self.ir.block, self.field(OFFSET[name]), ty)
-        self.ir._insert(load)
-        return load
+        return self.ir.load(self.field(OFFSET[name]), ty, align=1, volatile=True)
 
     def exit_if(self, cond: Value, exit_code: int) -> None:
         if isinstance(cond, ir.Constant) and cond.constant:
@@ -479,29 +593,11 @@ class IRBuilder(VectorIR, Builder):
 _NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
 
 
-class _VolatileLoad(ir.instructions.LoadInstr):
-    """llvmlite's load cannot be volatile; this one always is."""
-
-    def __init__(self, parent: ir.Block, ptr: ir.Value, typ: ir.Type) -> None:
-        super().__init__(parent, ptr, typ=typ)
-
-    def descr(self, buf: list[str]) -> None:
-        (ptr,) = self.operands
-        buf.append(f"load volatile {self.type}, {ptr.type} {ptr.get_reference()}, align 1\n")
-
-
-class _VolatileStore(ir.instructions.StoreInstr):
-    """llvmlite's store cannot be volatile; this one always is."""
-
-    def descr(self, buf: list[str]) -> None:
-        value, ptr = self.operands
-        buf.append(f"store volatile {value.type} {value.get_reference()}, "
-                   f"{ptr.type} {ptr.get_reference()}, align 1\n")
-
-
-def translate_region(module: ir.Module, blocks: list[Block], semantics: dict) -> str:
+def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
+                     check_stores: bool) -> str:
     """Emit the blocks as one function in module, entered at the block that cpu->rip names;
-    returns the function's name.
+    returns the function's name. check_stores: whether the guest might rewrite some of this
+    code (it is on guest-writable pages), so that each store must check for it.
 
     An instruction without semantics, or whose semantics cannot handle its operands, becomes a
     SIGILL exit at its address."""
@@ -521,7 +617,7 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict) ->
     return_sites = [block.insns[-1].next for block in blocks
                     if block.insns and block.insns[-1].name == "call"
                     and block.insns[-1].next in targets]
-    b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)))
+    b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)), check_stores)
     for block in blocks:
         _emit_block(b, block, semantics)
     b.finish()

@@ -11,8 +11,7 @@ compares and the integer indefinite value are already spelled out here.
 
 from __future__ import annotations
 
-from llvmlite import ir
-
+from xlate.jit import llir as ir
 from xlate.runtime import ffi
 
 I1, I32, I64, I128 = (ir.IntType(n) for n in (1, 32, 64, 128))

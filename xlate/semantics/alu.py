@@ -37,14 +37,12 @@ def logic(b: Builder, insn: Insn) -> None:
 
 @semantics("inc", "dec")
 def inc_dec(b: Builder, insn: Insn) -> None:
-    # CF is left alone: inc/dec are add/sub of 1 that keep the carry.
+    # add/sub of 1 that keep the carry.
     bits = insn.op(0).size * 8
     x, one = b.read(insn.op(0)), b.const(1, bits)
-    cf = b.get_flag("cf")
     r = b.add(x, one, bits) if insn.name == "inc" else b.sub(x, one, bits)
     b.write(insn.op(0), r)
-    (flags.add if insn.name == "inc" else flags.sub)(b, r, x, one, bits)
-    b.set_flag("cf", cf)
+    b.set_flags_lazy(flags.INC if insn.name == "inc" else flags.DEC, bits, r, x, one)
 
 
 @semantics("neg")

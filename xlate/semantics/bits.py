@@ -65,8 +65,7 @@ def bit_count_zeros(b: Builder, insn: Insn) -> None:
     x = b.read(insn.op(1))
     r = b.ctz(x, bits) if insn.name == "tzcnt" else b.clz(x, bits)
     b.write(insn.op(0), r)
-    b.set_flag("cf", b.is_zero(x, bits))
-    b.set_flag("zf", b.is_zero(r, bits))
+    b.set_flags({"cf": b.is_zero(x, bits), "zf": b.is_zero(r, bits)})
 
 
 @semantics("popcnt")
@@ -75,7 +74,5 @@ def popcnt(b: Builder, insn: Insn) -> None:
     x = b.read(insn.op(1))
     r = b.popcount(x, bits)
     b.write(insn.op(0), r)
-    flags.logic(b, r, bits)
-    b.set_flag("pf", b.const(0, 1))
-    b.set_flag("sf", b.const(0, 1))
-    b.set_flag("zf", b.is_zero(x, bits))
+    clear = b.const(0, 1)
+    b.set_flags({**{name: clear for name in flags.ARITH}, "zf": b.is_zero(x, bits)})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from xlate.builder import Builder
+from xlate.builder import Builder, mask
 from xlate.decoder import Insn
 from xlate.runtime import EXIT_DIVIDE
+from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
 
@@ -35,16 +36,46 @@ def multiply(b: Builder, insn: Insn) -> None:
             b.set_reg(2, high, bits)
     else:
         b.write(insn.op(0), low)
-    b.set_flag("cf", spill)
-    b.set_flag("of", spill)
+    # CF = OF = spill; the undefined ZF, SF and PF follow the low half, AF is cleared.
+    b.set_flags_lazy(flags.MUL, bits, low, b.zext(spill, 1, bits), b.const(0, bits))
 
 
 @semantics("div", "idiv", undefined="cf of af zf sf pf")
 def divide(b: Builder, insn: Insn) -> None:
-    # The quotient overflow and divide-by-zero checks need the full-width dividend: a C helper
-    # does it (also sparing LLVM the 128-bit division library calls). Nonzero means #DE, and
-    # then nothing has been written.
-    size = insn.op(0).size
-    divisor = b.zext(b.read(insn.op(0)), size * 8, 64)
-    status = b.call_helper(insn.name, b.const(size, 64), divisor)
-    b.exit_if(b.ne(status, b.const(0, 64), 64), EXIT_DIVIDE)
+    # rdx:rax (ax for bytes) by the operand; #DE (nothing written) for a zero divisor or a
+    # quotient that does not fit. A 64-bit division needs a 128-bit dividend: a C helper does
+    # it (sparing LLVM the 128-bit division library calls), returning nonzero for #DE.
+    bits = insn.op(0).size * 8
+    divisor = b.read(insn.op(0))
+    if bits == 64:
+        status = b.call_helper(insn.name, b.const(0, 64), divisor)
+        b.exit_if(b.ne(status, b.const(0, 64), 64), EXIT_DIVIDE)
+        return
+    wide = 2 * bits
+    if bits == 8:
+        n = b.get_reg(0, 16)
+    else:
+        high = b.shl(b.zext(b.get_reg(2, bits), bits, wide), b.const(bits, wide), wide)
+        n = b.or_(high, b.zext(b.get_reg(0, bits), bits, wide), wide)
+    zero = b.is_zero(divisor, bits)
+    if insn.name == "div":
+        b.exit_if(zero, EXIT_DIVIDE)
+        d = b.zext(divisor, bits, wide)
+        q, r = b.udiv(n, d, wide), b.urem(n, d, wide)
+        overflow = b.ult(b.const(mask(bits), wide), q, wide)
+    else:
+        d = b.sext(divisor, bits, wide)
+        lowest = b.eq(n, b.const(1 << (wide - 1), wide), wide)
+        b.exit_if(b.or_(zero, b.and_(lowest, b.eq(d, b.const(mask(wide), wide), wide), 1), 1),
+                  EXIT_DIVIDE)
+        q, r = b.sdiv(n, d, wide), b.srem(n, d, wide)
+        # In range when q + 2**(bits-1) is below 2**bits.
+        biased = b.add(q, b.const(1 << (bits - 1), wide), wide)
+        overflow = b.not_(b.ult(biased, b.const(1 << bits, wide), wide), 1)
+    b.exit_if(overflow, EXIT_DIVIDE)
+    q, r = b.trunc(q, wide, bits), b.trunc(r, wide, bits)
+    if bits == 8:  # al = quotient, ah = remainder
+        b.set_reg(0, b.or_(b.zext(q, 8, 16), b.shl(b.zext(r, 8, 16), b.const(8, 16), 16), 16), 16)
+    else:
+        b.set_reg(0, q, bits)
+        b.set_reg(2, r, bits)

@@ -9,21 +9,37 @@ from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
 
-def _count(b: Builder, insn: Insn, bits: int, operand: int = 1) -> Value:
-    """The masked count, as a 64-bit value."""
-    if len(insn.ops) <= operand:  # the one-operand forms (d0/d1) shift by 1
-        n = b.const(1, 64)
+def _constant_count(insn: Insn, bits: int, operand: int) -> int | None:
+    """The masked count when the instruction gives it (an immediate, or the implicit 1 of the
+    one-operand forms d0/d1), else None."""
+    if len(insn.ops) <= operand:
+        n = 1
     elif insn.op(operand).kind == IMM:
         # The immediate itself: Capstone gives `rcl byte ptr [rax], 1` (d0 /2) a 0-byte size.
-        n = b.const(insn.op(operand).imm & 0xFF, 64)
+        n = insn.op(operand).imm & 0xFF
     else:
-        n = b.resize(b.read(insn.op(operand)), insn.op(operand).size * 8, 64)
+        return None
+    return n & (63 if bits == 64 else 31)
+
+
+def _count(b: Builder, insn: Insn, bits: int, operand: int = 1) -> Value:
+    """The masked count, as a 64-bit value."""
+    n = _constant_count(insn, bits, operand)
+    if n is not None:
+        return b.const(n, 64)
+    n = b.resize(b.read(insn.op(operand)), insn.op(operand).size * 8, 64)
     return b.and_(n, b.const(63 if bits == 64 else 31, 64), 64)
 
 
-def _keep_flags_if_zero(b: Builder, zero: Value, new: dict[str, Value]) -> None:
-    for name, value in new.items():
-        b.set_flag(name, b.select(zero, b.get_flag(name), value, 1))
+def _set_flags_unless_zero(b: Builder, insn: Insn, bits: int, zero: Value,
+                           new: dict[str, Value], operand: int = 1) -> None:
+    """Set the flags to new unless the count is zero, which changes none of them."""
+    n = _constant_count(insn, bits, operand)
+    if n is None:
+        new = {name: b.select(zero, b.get_flag(name), value, 1) for name, value in new.items()}
+    elif n == 0:
+        return
+    b.set_flags(new)
 
 
 def _safe_shift(b: Builder, op, x: Value, n: Value) -> Value:
@@ -57,9 +73,8 @@ def shift(b: Builder, insn: Insn) -> None:
         # OF is defined for 1-bit shifts: the original sign for shr, zero for sar.
         of = b.sign(x, bits) if insn.name == "shr" else b.const(0, 1)
     b.write(insn.op(0), b.select(zero, x, r, bits))
-    _keep_flags_if_zero(b, zero, {
-        "cf": cf, "of": of, "af": b.const(0, 1),
-        "zf": b.is_zero(r, bits), "sf": b.sign(r, bits), "pf": flags.parity(b, r, bits)})
+    _set_flags_unless_zero(b, insn, bits, zero, {
+        "cf": cf, "of": of, "af": b.const(0, 1), **flags.result(b, r, bits)})
 
 
 @semantics("rol", "ror", undefined="of")
@@ -82,7 +97,7 @@ def rotate(b: Builder, insn: Insn) -> None:
         cf = b.sign(r, bits)
         of = b.xor(cf, b.bit(r, bits - 2, bits), 1)
     b.write(insn.op(0), r)
-    _keep_flags_if_zero(b, zero, {"cf": cf, "of": of})
+    _set_flags_unless_zero(b, insn, bits, zero, {"cf": cf, "of": of})
 
 
 @semantics("rcl", "rcr", undefined="of")
@@ -112,7 +127,7 @@ def rotate_through_carry(b: Builder, insn: Insn) -> None:
     else:
         of = b.xor(b.sign(value, bits), b.bit(value, bits - 2, bits), 1)
     b.write(insn.op(0), value)
-    _keep_flags_if_zero(b, b.is_zero(n, 64), {"cf": cf, "of": of})
+    _set_flags_unless_zero(b, insn, bits, b.is_zero(n, 64), {"cf": cf, "of": of})
 
 
 @semantics("shld", "shrd", undefined="af of")
@@ -136,6 +151,5 @@ def double_shift(b: Builder, insn: Insn) -> None:
         cf = b.trunc(b.lshr(pair, b.sub(n128, b.const(1, 128), 128), 128), 128, 1)
     of = b.xor(b.sign(r, bits), b.sign(x, bits), 1)
     b.write(insn.op(0), b.select(zero, x, r, bits))
-    _keep_flags_if_zero(b, zero, {
-        "cf": cf, "of": of, "zf": b.is_zero(r, bits), "sf": b.sign(r, bits),
-        "pf": flags.parity(b, r, bits)})
+    _set_flags_unless_zero(b, insn, bits, zero, {"cf": cf, "of": of, **flags.result(b, r, bits)},
+                           operand=2)

@@ -333,12 +333,9 @@ def float_compare_flags(b: Builder, insn: Insn) -> None:
     def holds(predicate: int) -> Value:
         return b.trunc(b.fcmp(predicate, x, y, fbits, fbits), fbits, 1)
 
-    unordered = holds(3)
-    b.set_flag("zf", b.or_(unordered, holds(0), 1))
-    b.set_flag("pf", unordered)
-    b.set_flag("cf", b.or_(unordered, holds(1), 1))
-    for name in ("of", "sf", "af"):
-        b.set_flag(name, b.const(0, 1))
+    unordered, clear = holds(3), b.const(0, 1)
+    b.set_flags({"zf": b.or_(unordered, holds(0), 1), "pf": unordered,
+                 "cf": b.or_(unordered, holds(1), 1), "of": clear, "sf": clear, "af": clear})
 
 
 @semantics("cvtsi2ss", "cvtsi2sd")

@@ -65,8 +65,7 @@ def rflags(b: Builder):
 
 
 def set_rflags(b: Builder, value, names) -> None:
-    for name in names:
-        b.set_flag(name, b.bit(value, RFLAGS_BITS[name], 64))
+    b.set_flags({name: b.bit(value, RFLAGS_BITS[name], 64) for name in names})
 
 
 # Capstone names the 64-bit forms pushfq/popfq, and the 16-bit ones (0x66) pushf/popf.

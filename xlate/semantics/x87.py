@@ -123,10 +123,9 @@ def arith(b: Builder, insn: Insn) -> None:
         operand = b.const(index, 64)
     result = b.call_helper("x87_arith", b.const(code, 64), operand)
     if code & 0xF in (COMI, UCOMI):
-        for name, bit in _COMI_FLAGS:
-            b.set_flag(name, b.bit(result, bit, 64))
-        for name in ("of", "sf", "af"):
-            b.set_flag(name, b.const(0, 1))
+        clear = b.const(0, 1)
+        b.set_flags({**{name: b.bit(result, bit, 64) for name, bit in _COMI_FLAGS},
+                     "of": clear, "sf": clear, "af": clear})
 
 
 _UNARY = {name: getattr(lib, "XLATE_X87_" + name.upper())

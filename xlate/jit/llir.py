@@ -1,0 +1,548 @@
+"""LLVM IR built as text: the part of llvmlite.ir's interface that the JIT uses.
+
+llvmlite.ir keeps an object graph that it prints when asked, which costs milliseconds a guest
+block, more than LLVM's own work at low optimisation levels. Here an instruction is one line of
+text the moment it is emitted; only the few instructions that are revisited (phis and switches
+that gain operands, calls and returns that state is spilled around, branches given weights)
+are objects, printed with their block. Names follow llvmlite's (IRBuilder, Constant, Function,
+IntType...), so that code reads as it would with llvmlite."""
+
+from __future__ import annotations
+
+import struct
+from contextlib import contextmanager
+
+# -- types ----------------------------------------------------------------------------------
+
+
+class Type:
+    __slots__ = ("text",)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def as_pointer(self) -> PointerType:
+        return PointerType(self)
+
+
+class IntType(Type):
+    __slots__ = ("width",)
+    _interned: dict[int, IntType] = {}
+
+    def __new__(cls, width: int) -> IntType:
+        ty = cls._interned.get(width)
+        if ty is None:
+            ty = cls._interned[width] = super().__new__(cls)
+            ty.width, ty.text = width, f"i{width}"
+        return ty
+
+    def format(self, value: int) -> str:
+        if self.width == 1:
+            return "true" if value else "false"
+        return str(value)
+
+
+class _FloatingType(Type):
+    __slots__ = ()
+
+    def format(self, value: float) -> str:
+        # LLVM's exact form: the double's bits in hex (for float, a double that a float holds).
+        (bits,) = struct.unpack("<Q", struct.pack("<d", value))
+        return f"0x{bits:016X}"
+
+
+class FloatType(_FloatingType):
+    __slots__ = ()
+    _instance: FloatType | None = None
+
+    def __new__(cls) -> FloatType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+            cls._instance.text = "float"
+        return cls._instance
+
+
+class DoubleType(_FloatingType):
+    __slots__ = ()
+    _instance: DoubleType | None = None
+
+    def __new__(cls) -> DoubleType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+            cls._instance.text = "double"
+        return cls._instance
+
+
+class VectorType(Type):
+    __slots__ = ("element", "count")
+    _interned: dict[tuple[Type, int], VectorType] = {}
+
+    def __new__(cls, element: Type, count: int) -> VectorType:
+        ty = cls._interned.get((element, count))
+        if ty is None:
+            ty = cls._interned[element, count] = super().__new__(cls)
+            ty.element, ty.count, ty.text = element, count, f"<{count} x {element}>"
+        return ty
+
+    def format(self, value) -> str:
+        element = self.element
+        return "<" + ", ".join(f"{element} {_operand(element, v)}" for v in value) + ">"
+
+
+class PointerType(Type):
+    """`ptr` (opaque); the pointee, when given, is what a call through it calls."""
+    __slots__ = ("pointee",)
+
+    def __init__(self, pointee: Type | None = None) -> None:
+        self.pointee, self.text = pointee, "ptr"
+
+
+class FunctionType(Type):
+    __slots__ = ("return_type", "args")
+
+    def __init__(self, return_type: Type, args: list[Type]) -> None:
+        self.return_type, self.args = return_type, list(args)
+        self.text = f"{return_type} ({', '.join(map(str, self.args))})"
+
+
+class VoidType(Type):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.text = "void"
+
+
+class MetaDataType(Type):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self.text = "metadata"
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+class Value:
+    """A value: its type and how an operand refers to it."""
+    __slots__ = ("type", "ref")
+
+    def __init__(self, ty: Type, ref: str) -> None:
+        self.type, self.ref = ty, ref
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.ref}"
+
+
+class _UndefinedType:
+    pass
+
+
+Undefined = _UndefinedType()
+
+
+class Constant(Value):
+    __slots__ = ("constant",)
+
+    def __init__(self, ty: Type, value) -> None:
+        self.type, self.constant, self.ref = ty, value, _operand(ty, value)
+
+
+def _operand(ty: Type, value) -> str:
+    return "undef" if value is Undefined else ty.format(value)
+
+
+class MetaDataString(Value):
+    __slots__ = ()
+
+    def __init__(self, module: Module, text: str) -> None:
+        self.type, self.ref = MetaDataType(), f'!"{text}"'
+
+
+class Argument(Value):
+    __slots__ = ("attributes",)
+
+    def __init__(self, ty: Type, ref: str) -> None:
+        super().__init__(ty, ref)
+        self.attributes: list[str] = []
+
+    def add_attribute(self, attribute: str) -> None:
+        self.attributes.append(attribute)
+
+
+class Select(Value):
+    """A select's result, which remembers its operands (the JIT turns a select of two constant
+    addresses into a branch)."""
+    __slots__ = ("operands",)
+
+
+class Instruction(Value):
+    """An instruction kept as an object: printed with its block, found again by identity."""
+    __slots__ = ("parent", "terminator")
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+
+class _Line(Instruction):
+    __slots__ = ("line",)
+
+    def render(self) -> str:
+        return self.line
+
+
+class PhiInstr(Instruction):
+    __slots__ = ("incomings",)
+
+    def add_incoming(self, value: Value, block: Block) -> None:
+        self.incomings.append((value, block))
+
+    def render(self) -> str:
+        pairs = ", ".join(f"[{v.ref}, %{b.name}]" for v, b in self.incomings)
+        return f"{self.ref} = phi {self.type} {pairs}"
+
+
+class SwitchInstr(Instruction):
+    __slots__ = ("value", "default", "cases")
+
+    def add_case(self, value: Constant, block: Block) -> None:
+        self.cases.append((value, block))
+
+    def render(self) -> str:
+        cases = " ".join(f"{v} , label %{b.name}" for v, b in self.cases)
+        return f"switch {self.value}, label %{self.default.name} [{cases}]"
+
+
+class CondBranch(Instruction):
+    __slots__ = ("cond", "targets", "weights", "module")
+
+    def set_weights(self, weights: list[int]) -> None:
+        self.weights = self.module.branch_weights(weights)
+
+    def render(self) -> str:
+        then, otherwise = self.targets
+        line = f"br {self.cond}, label %{then.name}, label %{otherwise.name}"
+        return f"{line}, !prof {self.weights}" if self.weights else line
+
+
+# -- module, functions, blocks --------------------------------------------------------------
+
+
+class Block:
+    __slots__ = ("name", "function", "instructions")
+
+    def __init__(self, function: Function, name: str) -> None:
+        self.function, self.name = function, name
+        self.instructions: list[str | Instruction] = []
+
+    @property
+    def is_terminated(self) -> bool:
+        last = self.instructions[-1] if self.instructions else None
+        return isinstance(last, Instruction) and last.terminator
+
+
+class Function(Value):
+    __slots__ = ("module", "name", "function_type", "args", "blocks", "linkage", "_names",
+                 "_counter")
+
+    def __init__(self, module: Module, fnty: FunctionType, name: str) -> None:
+        self.type, self.ref = PointerType(fnty), f"@{name}"
+        self.module, self.name, self.function_type = module, name, fnty
+        self.args = [Argument(ty, f"%arg{i}") for i, ty in enumerate(fnty.args)]
+        self.blocks: list[Block] = []
+        self.linkage = ""
+        self._names: set[str] = set()
+        self._counter = 0
+        module.globals[name] = self
+
+    @property
+    def basic_blocks(self) -> list[Block]:
+        return self.blocks
+
+    def append_basic_block(self, name: str = "") -> Block:
+        base, n = name or "b", 0
+        while name in self._names or not name:
+            n += 1
+            name = f"{base}.{n}"
+        self._names.add(name)
+        block = Block(self, name)
+        self.blocks.append(block)
+        return block
+
+    def new_name(self) -> str:
+        self._counter += 1
+        return f"%v{self._counter}"
+
+    def render(self) -> str:
+        fnty = self.function_type
+        if not self.blocks:
+            return f"declare {fnty.return_type} @{self.name}({', '.join(map(str, fnty.args))})"
+        args = ", ".join(" ".join([str(a.type), *a.attributes, a.ref]) for a in self.args)
+        linkage = f"{self.linkage} " if self.linkage else ""
+        lines = [f"define {linkage}{fnty.return_type} @{self.name}({args}) {{"]
+        for block in self.blocks:
+            lines.append(f"{block.name}:")
+            lines.extend(f"  {i if isinstance(i, str) else i.render()}"
+                         for i in block.instructions)
+        lines.append("}")
+        return "\n".join(lines)
+
+
+class Module:
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self.triple = ""
+        self.globals: dict[str, Function] = {}
+        self._metadata: dict[tuple[int, ...], str] = {}
+
+    def branch_weights(self, weights: list[int]) -> str:
+        """A reference to branch-weight metadata, one node for each set of weights."""
+        key = tuple(weights)
+        ref = self._metadata.get(key)
+        if ref is None:
+            ref = self._metadata[key] = f"!{len(self._metadata)}"
+        return ref
+
+    def __str__(self) -> str:
+        parts = [f'; ModuleID = "{self.name}"', f'target triple = "{self.triple}"']
+        parts.extend(fn.render() for fn in self.globals.values())
+        for weights, ref in self._metadata.items():
+            values = ", ".join(f"i32 {w}" for w in weights)
+            parts.append(f'{ref} = !{{!"branch_weights", {values}}}')
+        return "\n".join(parts) + "\n"
+
+
+# -- the builder ----------------------------------------------------------------------------
+
+_ICMP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+_FCMP_ORDERED = {"==": "oeq", "!=": "one", "<": "olt", "<=": "ole", ">": "ogt", ">=": "oge",
+                 "ord": "ord", "uno": "uno"}
+_FCMP_UNORDERED = {"==": "ueq", "!=": "une", "<": "ult", "<=": "ule", ">": "ugt", ">=": "uge",
+                   "ord": "ord", "uno": "uno"}
+I1, I32 = IntType(1), IntType(32)
+
+
+def _bool_type(ty: Type) -> Type:
+    """The type of a comparison of values of type ty."""
+    return VectorType(I1, ty.count) if isinstance(ty, VectorType) else I1
+
+
+class IRBuilder:
+    """Appends instructions to a block, or inserts them before an instruction of it."""
+
+    def __init__(self, block: Block | None = None) -> None:
+        self.block = block
+        # Where instructions go: before the item at this index of the block, or at its end
+        # (None). Only this builder may change the block meanwhile.
+        self._at: int | None = None
+
+    # -- position ----------------------------------------------------------------------------
+
+    def position_at_end(self, block: Block) -> None:
+        self.block, self._at = block, None
+
+    def position_before(self, instr: Instruction) -> None:
+        self.block, self._at = instr.parent, _index(instr.parent.instructions, instr)
+
+    def position_after(self, instr: Instruction) -> None:
+        items = instr.parent.instructions
+        at = _index(items, instr) + 1
+        self.block, self._at = instr.parent, at if at < len(items) else None
+
+    def _emit(self, item: str | Instruction) -> None:
+        if self._at is None:
+            self.block.instructions.append(item)
+        else:
+            self.block.instructions.insert(self._at, item)
+            self._at += 1
+
+    def _value(self, ty: Type, text: str, cls: type = Value) -> Value:
+        name = self.block.function.new_name()
+        self._emit(f"{name} = {text}")
+        return Value(ty, name) if cls is Value else _make(cls, ty, name)
+
+    # -- arithmetic and logic ----------------------------------------------------------------
+
+    def _binop(self, op: str, a: Value, b: Value) -> Value:
+        return self._value(a.type, f"{op} {a.type} {a.ref}, {b.ref}")
+
+    def add(self, a, b): return self._binop("add", a, b)
+    def sub(self, a, b): return self._binop("sub", a, b)
+    def mul(self, a, b): return self._binop("mul", a, b)
+    def and_(self, a, b): return self._binop("and", a, b)
+    def or_(self, a, b): return self._binop("or", a, b)
+    def xor(self, a, b): return self._binop("xor", a, b)
+    def shl(self, a, b): return self._binop("shl", a, b)
+    def lshr(self, a, b): return self._binop("lshr", a, b)
+    def ashr(self, a, b): return self._binop("ashr", a, b)
+    def udiv(self, a, b): return self._binop("udiv", a, b)
+    def urem(self, a, b): return self._binop("urem", a, b)
+    def sdiv(self, a, b): return self._binop("sdiv", a, b)
+    def srem(self, a, b): return self._binop("srem", a, b)
+
+    def not_(self, a: Value) -> Value:
+        return self.xor(a, _all_ones(a.type))
+
+    def neg(self, a: Value) -> Value:
+        return self.sub(_zero(a.type), a)
+
+    def icmp_unsigned(self, op: str, a: Value, b: Value) -> Value:
+        cond = _ICMP[op] if op in ("==", "!=") else "u" + _ICMP[op]
+        return self._value(_bool_type(a.type), f"icmp {cond} {a.type} {a.ref}, {b.ref}")
+
+    def icmp_signed(self, op: str, a: Value, b: Value) -> Value:
+        cond = _ICMP[op] if op in ("==", "!=") else "s" + _ICMP[op]
+        return self._value(_bool_type(a.type), f"icmp {cond} {a.type} {a.ref}, {b.ref}")
+
+    def fcmp_ordered(self, op: str, a: Value, b: Value) -> Value:
+        return self._value(_bool_type(a.type), f"fcmp {_FCMP_ORDERED[op]} {a}, {b.ref}")
+
+    def fcmp_unordered(self, op: str, a: Value, b: Value) -> Value:
+        return self._value(_bool_type(a.type), f"fcmp {_FCMP_UNORDERED[op]} {a}, {b.ref}")
+
+    def select(self, cond: Value, a: Value, b: Value) -> Value:
+        value = self._value(a.type, f"select {cond}, {a}, {b}", Select)
+        value.operands = (cond, a, b)
+        return value
+
+    # -- conversions -------------------------------------------------------------------------
+
+    def _cast(self, op: str, a: Value, ty: Type) -> Value:
+        return self._value(ty, f"{op} {a} to {ty}")
+
+    def zext(self, a, ty): return self._cast("zext", a, ty)
+    def sext(self, a, ty): return self._cast("sext", a, ty)
+    def trunc(self, a, ty): return self._cast("trunc", a, ty)
+    def bitcast(self, a, ty): return self._cast("bitcast", a, ty)
+    def sitofp(self, a, ty): return self._cast("sitofp", a, ty)
+    def fptosi(self, a, ty): return self._cast("fptosi", a, ty)
+    def fpext(self, a, ty): return self._cast("fpext", a, ty)
+    def fptrunc(self, a, ty): return self._cast("fptrunc", a, ty)
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def load(self, ptr: Value, typ: Type, align: int | None = None,
+             volatile: bool = False) -> Value:
+        kind = "load volatile" if volatile else "load"
+        suffix = f", align {align}" if align else ""
+        return self._value(typ, f"{kind} {typ}, {ptr}{suffix}")
+
+    def store(self, value: Value, ptr: Value, align: int | None = None,
+              volatile: bool = False) -> None:
+        kind = "store volatile" if volatile else "store"
+        suffix = f", align {align}" if align else ""
+        self._emit(f"{kind} {value}, {ptr}{suffix}")
+
+    def gep(self, ptr: Value, indices: list[Value], source_etype: Type) -> Value:
+        rest = "".join(f", {i}" for i in indices)
+        return self._value(PointerType(), f"getelementptr {source_etype}, {ptr}{rest}")
+
+    def alloca(self, ty: Type) -> Value:
+        return self._value(PointerType(ty), f"alloca {ty}")
+
+    # -- vectors -----------------------------------------------------------------------------
+
+    def insert_element(self, vector: Value, element: Value, index: Value) -> Value:
+        return self._value(vector.type, f"insertelement {vector}, {element}, {index}")
+
+    def extract_element(self, vector: Value, index: Value) -> Value:
+        return self._value(vector.type.element, f"extractelement {vector}, {index}")
+
+    def shuffle_vector(self, a: Value, b: Value, mask: Constant) -> Value:
+        ty = VectorType(a.type.element, mask.type.count)
+        return self._value(ty, f"shufflevector {a}, {b}, {mask}")
+
+    # -- calls and control -------------------------------------------------------------------
+
+    def call(self, fn: Value, args: list[Value], tail: str | bool = False) -> Instruction:
+        fnty = fn.function_type if isinstance(fn, Function) else fn.type.pointee
+        ret = fnty.return_type
+        prefix = f"{tail} call" if isinstance(tail, str) else "tail call" if tail else "call"
+        text = f"{prefix} {ret} {fn.ref}({', '.join(map(str, args))})"
+        if isinstance(ret, VoidType):
+            instr = _make(_Line, ret, "")
+            instr.line = text
+        else:
+            instr = _make(_Line, ret, self.block.function.new_name())
+            instr.line = f"{instr.ref} = {text}"
+        return self._insert(instr)
+
+    def branch(self, target: Block) -> Instruction:
+        return self._insert(_line(f"br label %{target.name}", self.block, terminator=True))
+
+    def cbranch(self, cond: Value, then: Block, otherwise: Block) -> CondBranch:
+        instr = _make(CondBranch, None, "", terminator=True)
+        instr.cond, instr.targets, instr.weights = cond, (then, otherwise), ""
+        instr.module = self.block.function.module
+        return self._insert(instr)
+
+    def switch(self, value: Value, default: Block) -> SwitchInstr:
+        instr = _make(SwitchInstr, None, "", terminator=True)
+        instr.value, instr.default, instr.cases = value, default, []
+        return self._insert(instr)
+
+    def ret(self, value: Value) -> Instruction:
+        return self._insert(_line(f"ret {value}", self.block, terminator=True))
+
+    def unreachable(self) -> Instruction:
+        return self._insert(_line("unreachable", self.block, terminator=True))
+
+    def phi(self, ty: Type) -> PhiInstr:
+        instr = _make(PhiInstr, ty, self.block.function.new_name())
+        instr.incomings = []
+        return self._insert(instr)
+
+    def _insert(self, instr: Instruction) -> Instruction:
+        instr.parent = self.block
+        self._emit(instr)
+        return instr
+
+    @contextmanager
+    def if_else(self, cond: Value):
+        """As llvmlite's: `with b.if_else(c) as (then, otherwise): with then: ...`; code after
+        the with-statement goes where both branches meet."""
+        function = self.block.function
+        then = function.append_basic_block("then")
+        otherwise = function.append_basic_block("else")
+        merge = function.append_basic_block("endif")
+        self.cbranch(cond, then, otherwise)
+
+        @contextmanager
+        def arm(block: Block):
+            self.position_at_end(block)
+            yield
+            if not self.block.is_terminated:
+                self.branch(merge)
+
+        yield arm(then), arm(otherwise)
+        self.position_at_end(merge)
+
+
+def _make(cls: type, ty: Type | None, ref: str, terminator: bool = False):
+    value = cls.__new__(cls)
+    value.type, value.ref = ty, ref
+    if issubclass(cls, Instruction):
+        value.terminator = terminator
+    return value
+
+
+def _line(text: str, block: Block, terminator: bool = False) -> _Line:
+    instr = _make(_Line, None, "", terminator)
+    instr.line, instr.parent = text, block
+    return instr
+
+
+def _index(items: list, instr: Instruction) -> int:
+    for i, item in enumerate(items):
+        if item is instr:
+            return i
+    raise ValueError("instruction not in its block")
+
+
+def _all_ones(ty: Type) -> Constant:
+    if isinstance(ty, VectorType):
+        return Constant(ty, [(1 << ty.element.width) - 1] * ty.count)
+    return Constant(ty, (1 << ty.width) - 1)
+
+
+def _zero(ty: Type) -> Constant:
+    return Constant(ty, [0] * ty.count) if isinstance(ty, VectorType) else Constant(ty, 0)

@@ -1,0 +1,42 @@
+"""The support module: functions that generated code shares instead of carrying a copy each,
+built from the semantics like the regions are. It is compiled once (and kept in the code cache)
+and linked before any region; regions call its functions by name."""
+
+from __future__ import annotations
+
+from xlate.jit import llir as ir
+from xlate.jit.irbuilder import I8, I32, LAZY_FLAGS, LAZY_FLAGS_FN, ValueIR
+from xlate.semantics import flags
+
+SYMBOLS = (LAZY_FLAGS,)
+
+
+def support_module() -> str:
+    """The support module's IR."""
+    module = ir.Module(name="xlate_support")
+    module.triple = ""
+    _lazy_flags(ValueIR(module))
+    return str(module)
+
+
+def _lazy_flags(b: ValueIR) -> None:
+    """`i8 xlate_lazy_flags(i32 cc_op, i64 dst, i64 src1, i64 src2)`: the arithmetic flags (bit
+    i is flags.ARITH[i]) of a lazy description, by the semantics' formulas; 0 for a flag that
+    is the explicit slot's (and for every flag when cc_op says they all are)."""
+    fn = ir.Function(b.module, LAZY_FLAGS_FN, LAZY_FLAGS)
+    op, *described = fn.args
+    entry = ir.IRBuilder(fn.append_basic_block("entry"))
+    explicit = fn.append_basic_block("explicit")
+    ir.IRBuilder(explicit).ret(ir.Constant(I8, 0))
+    switch = entry.switch(op, explicit)
+    for code, (kind, bits) in flags.CC_KIND.items():
+        block = fn.append_basic_block(f"op{code}")
+        switch.add_case(ir.Constant(I32, code), block)
+        b.ir = ir.IRBuilder(block)
+        r, x, y = (b.trunc(value, 64, bits) for value in described)
+        packed = ir.Constant(I8, 0)
+        for i, name in enumerate(flags.ARITH):
+            value = flags.formula(b, kind, bits, name, r, x, y)
+            if value is not None:
+                packed = b.ir.or_(packed, b.ir.shl(b.ir.zext(value, I8), ir.Constant(I8, i)))
+        b.ir.ret(packed)
