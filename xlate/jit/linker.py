@@ -1,0 +1,42 @@
+"""Compiled code into the process: the object files that LLVM emits (fresh, or from the code cache)
+are mapped and relocated by the C runtime's object loader (csrc/objload.c), so that running code
+from the cache needs neither LLVM nor llvmlite."""
+
+from __future__ import annotations
+
+from xlate.runtime import ffi, lib
+
+# C functions that generated code calls by name: every helper declared in csrc/xlate.h.
+RUNTIME_SYMBOLS = ("xlate_note_code_write",
+                   *(name for name in dir(lib) if name.startswith("xlate_helper_")))
+_ERROR_SIZE = 256
+
+
+class ObjectLoadError(Exception):
+    """An object file that the loader rejected: malformed, or needing what it does not know."""
+
+
+class Linker:
+    """Loads object files into host memory; each stays until it is unloaded."""
+
+    def __init__(self) -> None:
+        self._names = [ffi.new("char[]", name.encode()) for name in RUNTIME_SYMBOLS]
+        self._symbols = ffi.new("xlate_symbol[]", len(RUNTIME_SYMBOLS))
+        for symbol, name, cname in zip(self._symbols, RUNTIME_SYMBOLS, self._names, strict=True):
+            symbol.name = cname
+            symbol.address = ffi.cast("void *", ffi.addressof(lib, name))
+
+    def load(self, obj: bytes, name: str):
+        """Map and relocate an object; returns its handle (an xlate_object *), whose `entry` is
+        the host address of the function called name. Raises ObjectLoadError."""
+        error = ffi.new("char[]", _ERROR_SIZE)
+        loaded = lib.xlate_object_load(ffi.from_buffer(obj), len(obj), name.encode(),
+                                       self._symbols, len(self._symbols), error, _ERROR_SIZE)
+        if loaded == ffi.NULL:
+            raise ObjectLoadError(ffi.string(error).decode(errors="replace"))
+        return loaded
+
+    @staticmethod
+    def unload(loaded) -> None:
+        """Free an object's code: nothing may run it any more."""
+        lib.xlate_object_free(loaded)
