@@ -5,6 +5,7 @@ program does."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -133,3 +134,33 @@ def test_cache_command_reports_and_clears(program, tmp_path):
                              capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert "removed" in cleared
     assert not region_files(tmp_path)
+
+
+# Run in a fresh interpreter: what a warm run imports, before the guest starts and by its end.
+_IMPORTS_SCRIPT = """
+import json, sys
+from pathlib import Path
+from xlate.machine import Machine
+machine = Machine.load(sys.argv[1], [sys.argv[1], "20000"], cache_dir=Path(sys.argv[2]))
+engine = machine.engine()
+before = {name: name in sys.modules for name in ("llvmlite", "capstone")}
+result = machine.run()
+print(json.dumps({"before": before, "preloaded": result.stats.regions_preloaded,
+                  "compiled": engine.compiler is not None,
+                  "llvmlite_after": "llvmlite" in sys.modules}))
+"""
+
+
+def test_warm_run_needs_no_llvm(program, native, tmp_path):
+    """The cache's code is loaded by the C runtime: a run that compiles nothing new imports
+    neither llvmlite nor, until it decodes a block, Capstone."""
+    run(program, tmp_path)
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, str(program), str(tmp_path)],
+                          capture_output=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "XLATE_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(native)
+    report = json.loads(proc.stdout[len(native):])
+    assert report["preloaded"] > 0
+    assert report["before"] == {"llvmlite": False, "capstone": False}
+    assert not report["compiled"] and not report["llvmlite_after"]

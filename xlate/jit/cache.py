@@ -14,15 +14,15 @@ install them before the guest starts; each is checked against the guest's code b
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import importlib.util
 import json
 import os
 import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import llvmlite.binding as llvm
 
 import xlate
 
@@ -48,6 +48,42 @@ def _translator_digest() -> bytes:
     return h.digest()
 
 
+# The lines of /proc/cpuinfo (x86-64's and aarch64's) that name the host CPU's model and features,
+# for which LLVM compiles: code compiled on one host may not run on another.
+_CPUINFO_KEYS = frozenset({
+    "vendor_id", "cpu family", "model", "model name", "stepping", "flags",
+    "CPU implementer", "CPU architecture", "CPU variant", "CPU part", "CPU revision", "Features",
+})
+
+
+def _host_cpu() -> bytes:
+    """The host's machine, and the model and features of its first processor. Read from
+    /proc/cpuinfo rather than asked of LLVM, which a warm run does not load."""
+    lines = [os.uname().machine]
+    try:
+        with open("/proc/cpuinfo") as f:
+            first_processor = f.read().split("\n\n")[0]
+    except OSError:
+        first_processor = ""
+    for line in first_processor.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in _CPUINFO_KEYS:
+            lines.append(f"{key.strip()}: {value.strip()}")
+    return "\n".join(lines).encode()
+
+
+def _llvmlite_version() -> bytes:
+    """llvmlite's version file, which names its release and so the LLVM it was built with;
+    found without importing llvmlite."""
+    spec = importlib.util.find_spec("llvmlite")
+    if spec is None or not spec.submodule_search_locations:
+        return b""
+    try:
+        return (Path(spec.submodule_search_locations[0]) / "_version.py").read_bytes()
+    except OSError:
+        return b""
+
+
 @dataclass(frozen=True)
 class RegionCode:
     """A compiled region as the cache keeps it."""
@@ -63,12 +99,15 @@ class CodeCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.writable = True
-        # The emulated CPU's features are compiled into the runtime, which the digest covers.
-        host = (llvm.get_host_cpu_name() + llvm.get_host_cpu_features().flatten()).encode()
-        self.environment = hashlib.sha256(
-            _translator_digest() + host + repr(llvm.llvm_version_info).encode()).digest()
         self.hits = 0
         self.rejected = 0
+
+    @functools.cached_property
+    def environment(self) -> bytes:
+        """What every key covers besides the guest code: the translator (the emulated CPU's
+        features are compiled into the runtime, which its digest covers), the host CPU and
+        the LLVM that compiles."""
+        return hashlib.sha256(_translator_digest() + _host_cpu() + _llvmlite_version()).digest()
 
     def key(self, code: list[tuple[int, bytes]]) -> str:
         """The key of a region made of blocks with these addresses and code bytes."""
