@@ -143,7 +143,7 @@ from pathlib import Path
 from xlate.machine import Machine
 machine = Machine.load(sys.argv[1], [sys.argv[1], "20000"], cache_dir=Path(sys.argv[2]))
 engine = machine.engine()
-before = {name: name in sys.modules for name in ("llvmlite", "capstone")}
+before = {name: name in sys.modules for name in ("llvmlite", "capstone", "elftools")}
 result = machine.run()
 print(json.dumps({"before": before, "preloaded": result.stats.regions_preloaded,
                   "compiled": engine.compiler is not None,
@@ -153,7 +153,8 @@ print(json.dumps({"before": before, "preloaded": result.stats.regions_preloaded,
 
 def test_warm_run_needs_no_llvm(program, native, tmp_path):
     """The cache's code is loaded by the C runtime: a run that compiles nothing new imports
-    neither llvmlite nor, until it decodes a block, Capstone."""
+    neither llvmlite nor, until it decodes a block, Capstone; ELF files are read without
+    pyelftools."""
     run(program, tmp_path)
     proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, str(program), str(tmp_path)],
                           capture_output=True, timeout=300, cwd=REPO,
@@ -162,5 +163,5 @@ def test_warm_run_needs_no_llvm(program, native, tmp_path):
     assert proc.stdout.startswith(native)
     report = json.loads(proc.stdout[len(native):])
     assert report["preloaded"] > 0
-    assert report["before"] == {"llvmlite": False, "capstone": False}
+    assert report["before"] == {"llvmlite": False, "capstone": False, "elftools": False}
     assert not report["compiled"] and not report["llvmlite_after"]
