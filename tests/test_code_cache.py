@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from xlate.jit import cache as code_cache
 from xlate.jit.cache import CodeCache, RegionCode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,6 +104,24 @@ def test_code_of_another_translator_version_is_not_found(tmp_path):
     assert other.key(code) != cache.key(code)
     assert other.load(other.key(code)) is None
 
+
+def test_translator_digest_is_remembered_until_a_file_changes(tmp_path, monkeypatch):
+    files = []
+    for name in ("alu.py", "x87.py"):
+        path = tmp_path / name
+        path.write_text(f"# {name}\n")
+        os.utime(path, (1e9, 1e9))  # long settled
+        files.append((name, str(path)))
+    monkeypatch.setattr(code_cache, "_translator_files", lambda: files)
+    memo_path = tmp_path / "translator.json"
+    digest, memo = code_cache._translator_digest(str(memo_path))
+    assert memo is not None
+    memo_path.write_bytes(memo)
+    assert code_cache._translator_digest(str(memo_path)) == (digest, None)  # from the memo
+    (tmp_path / "alu.py").write_text("# ALU.py\n")  # the same size; a new modification time
+    changed, memo = code_cache._translator_digest(str(memo_path))
+    assert changed != digest
+    assert memo is None  # modified just now: not remembered yet
 
 def test_unwritable_cache_directory_still_runs(program, native, tmp_path):
     blocker = tmp_path / "file"

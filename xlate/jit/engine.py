@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,9 @@ from xlate.jit.linker import Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
-if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs no LLVM
+if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from xlate.jit.compiler import Compiler
 
 BATCH_BLOCKS = 256  # blocks per LLVM module: bigger batches amortise LLVM's per-module cost
@@ -166,6 +167,7 @@ class JitEngine:
             self._install(*self._compile(*job))
             return
         if self.worker is None:
+            from concurrent.futures import ThreadPoolExecutor
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
         self.jobs.append(_Job(blocks, self.worker.submit(self._compile, *job)))
         self.queued |= blocks.keys()
