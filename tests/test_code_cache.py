@@ -58,6 +58,21 @@ def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     assert b"translating 0.000 s" in warm.stderr
 
 
+def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):
+    """The pages of preloaded code are marked as code, as decoding it would mark them: a guest
+    that patches a hot function (on a page with no other code) runs the patched code."""
+    guest = tmp_path / "patch_text"
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(guest),
+                    str(REPO / "tests/guests/patch_text.c")], check=True, capture_output=True)
+    expected = subprocess.run([str(guest)], capture_output=True, check=True).stdout
+    cache = tmp_path / "cache"
+    for _ in ("cold", "warm"):
+        proc = subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", str(guest)],
+                              capture_output=True, timeout=300, cwd=REPO,
+                              env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
+        assert proc.stdout == expected
+    assert preloaded(proc) > 0
+
 def test_no_cache_neither_reads_nor_writes(program, native, tmp_path):
     assert run(program, tmp_path, "--no-cache").stdout == native
     assert not (tmp_path / "regions").exists()

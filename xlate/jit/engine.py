@@ -240,6 +240,9 @@ class JitEngine:
             if loaded is not None:
                 self._install(region, loaded, True)
                 self.stats.regions_preloaded += 1
+                # As decoding the blocks would have: a write there must drop this code.
+                for addr, size in region.blocks:
+                    memory.mark_code(addr, addr + size)
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
