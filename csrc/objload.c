@@ -16,7 +16,7 @@
 #include "runtime.h"
 
 #define PAGE_SIZE 4096
-/* Far more than a region needs; keeps every sum below of sizes free of overflow. */
+/* Far more than a region needs; keeps every sum of sizes below free of overflow. */
 #define MAX_SECTION_SIZE (1ull << 30)
 
 /* Where an allocated section goes, by the permissions it needs. */

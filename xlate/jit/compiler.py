@@ -2,8 +2,8 @@
 C runtime's (xlate.jit.linker), so that code from the code cache runs without this module, and
 without llvmlite, being imported.
 
-Each compilation gets its own target machine, as a target machine must not be shared between
-threads."""
+Each compilation gets its own target machine (cheap next to the compilation), so that none is
+shared between threads."""
 
 from __future__ import annotations
 

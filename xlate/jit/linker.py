@@ -4,6 +4,7 @@ from the cache needs neither LLVM nor llvmlite."""
 
 from __future__ import annotations
 
+from xlate.errors import XlateError
 from xlate.runtime import ffi, lib
 
 # C functions that generated code calls by name: every helper declared in csrc/xlate.h.
@@ -12,8 +13,10 @@ RUNTIME_SYMBOLS = ("xlate_note_code_write",
 _ERROR_SIZE = 256
 
 
-class ObjectLoadError(Exception):
-    """An object file that the loader rejected: malformed, or needing what it does not know."""
+class ObjectLoadError(XlateError):
+    """An object file that the loader rejected: malformed, or needing what it does not know.
+    From the code cache, its region is compiled anew; freshly compiled, it is the translator's
+    fault, and the run ends with this one line."""
 
 
 class Linker:
@@ -33,7 +36,8 @@ class Linker:
         loaded = lib.xlate_object_load(ffi.from_buffer(obj), len(obj), name.encode(),
                                        self._symbols, len(self._symbols), error, _ERROR_SIZE)
         if loaded == ffi.NULL:
-            raise ObjectLoadError(ffi.string(error).decode(errors="replace"))
+            reason = ffi.string(error).decode(errors="replace")
+            raise ObjectLoadError(f"cannot load the compiled code of {name}: {reason}")
         return loaded
 
     @staticmethod
