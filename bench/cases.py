@@ -17,6 +17,7 @@ that it starts from the code cache, as a user's second run does. Neither touches
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import random
@@ -126,9 +127,18 @@ def runner_available(runner: str) -> bool:
     return runner != "qemu" or shutil.which(QEMU) is not None
 
 
+@functools.cache
+def compile_bytecode() -> None:
+    """Writes the .pyc files of xlate's modules, as an installed package has them, so that no
+    timed run compiles xlate's source first: under PYTHONDONTWRITEBYTECODE (set on some
+    machines) Python writes none itself, and compileall writes them all the same."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "xlate")], check=True)
+
+
 def build_case(case: BenchCase) -> Path:
-    """Builds the case's program into bench/.build (a no-op when it is up to date), and the
-    input data it reads; returns the program."""
+    """Builds the case's program into bench/.build (a no-op when it is up to date), the input
+    data it reads, and xlate's bytecode; returns the program."""
+    compile_bytecode()
     for arg in {*case.args, *case.interp_args}:
         if arg in _TEXT_DATA and not Path(arg).exists():
             _write_text_data(Path(arg), _TEXT_DATA[arg])

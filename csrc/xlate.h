@@ -228,3 +228,23 @@ void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
 int munmap(void *addr, size_t length);
 int mprotect(void *addr, size_t len, int prot);
 void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
+
+/* Compiled code in host memory (csrc/objload.c): a relocatable ELF object, as LLVM emits one
+ * for a region, mapped (code executable, not writable) and relocated, its undefined symbols
+ * resolved by name against `symbols`.  Returns the object, whose `entry` is the host address of
+ * the function entry_name, or NULL with a one-line reason in error (error_size bytes).  The
+ * object is untrusted (it comes from the code cache): anything malformed is an error, never a
+ * crash.  The code stays until xlate_object_free. */
+typedef struct xlate_symbol {
+    const char *name;
+    void *address;
+} xlate_symbol;
+typedef struct xlate_object {
+    void *entry;
+    uint8_t *host_base;         /* one mapping holds every allocated section */
+    uint64_t host_size;
+} xlate_object;
+xlate_object *xlate_object_load(const void *image, uint64_t image_size, const char *entry_name,
+                                const xlate_symbol *symbols, uint64_t symbol_count, char *error,
+                                uint64_t error_size);
+void xlate_object_free(xlate_object *object);

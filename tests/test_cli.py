@@ -106,6 +106,42 @@ def test_segment_past_end_of_file_exits_126(tmp_path, good_elf):
     assert_one_line_error(proc, "PT_LOAD")
 
 
+def program_headers(data: bytes) -> list[int]:
+    """File offsets of an ELF file's program headers."""
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    return [phoff + i * phentsize for i in range(phnum)]
+
+
+@pytest.mark.parametrize("field, value", [(54, 32), (56, 2000)])  # e_phentsize, e_phnum
+def test_program_header_table_of_bad_shape_exits_126(tmp_path, good_elf, field, value):
+    path = tmp_path / "badshape"
+    path.write_bytes(good_elf[:field] + struct.pack("<H", value) + good_elf[field + 2:])
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "program headers")
+
+
+@pytest.mark.parametrize("damage", ["past-the-end", "unterminated"])
+def test_bad_interpreter_segment_exits_126(tmp_path, good_elf, damage):
+    data = bytearray(good_elf)
+    # A segment that loads nothing becomes a PT_INTERP naming an 18-byte path.
+    entry = next(e for e in program_headers(data) if struct.unpack_from("<I", data, e)[0] != 1)
+    p_offset = len(data)
+    if damage == "unterminated":
+        data += b"/lib/ld-linux.so.2"  # no NUL within the segment
+    else:
+        p_offset += 4096
+    struct.pack_into("<I", data, entry, 3)
+    struct.pack_into("<Q", data, entry + 8, p_offset)
+    struct.pack_into("<Q", data, entry + 32, 18)
+    path = tmp_path / "badinterp"
+    path.write_bytes(bytes(data))
+    proc = xlate(str(path))
+    assert proc.returncode == 126
+    assert_one_line_error(proc, "PT_INTERP")
+
+
 def native(guest: Path, mode: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(guest), mode], capture_output=True, timeout=60)
 

@@ -5,6 +5,7 @@ program does."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from xlate.jit import cache as code_cache
 from xlate.jit.cache import CodeCache, RegionCode
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,6 +57,21 @@ def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     assert preloaded(warm) == len(region_files(tmp_path))
     assert b"translating 0.000 s" in warm.stderr
 
+
+def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):
+    """The pages of preloaded code are marked as code, as decoding it would mark them: a guest
+    that patches a hot function (on a page with no other code) runs the patched code."""
+    guest = tmp_path / "patch_text"
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(guest),
+                    str(REPO / "tests/guests/patch_text.c")], check=True, capture_output=True)
+    expected = subprocess.run([str(guest)], capture_output=True, check=True).stdout
+    cache = tmp_path / "cache"
+    for _ in ("cold", "warm"):
+        proc = subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", str(guest)],
+                              capture_output=True, timeout=300, cwd=REPO,
+                              env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
+        assert proc.stdout == expected
+    assert preloaded(proc) > 0
 
 def test_no_cache_neither_reads_nor_writes(program, native, tmp_path):
     assert run(program, tmp_path, "--no-cache").stdout == native
@@ -103,6 +120,24 @@ def test_code_of_another_translator_version_is_not_found(tmp_path):
     assert other.load(other.key(code)) is None
 
 
+def test_translator_digest_is_remembered_until_a_file_changes(tmp_path, monkeypatch):
+    files = []
+    for name in ("alu.py", "x87.py"):
+        path = tmp_path / name
+        path.write_text(f"# {name}\n")
+        os.utime(path, (1e9, 1e9))  # long settled
+        files.append((name, str(path)))
+    monkeypatch.setattr(code_cache, "_translator_files", lambda: files)
+    memo_path = tmp_path / "translator.json"
+    digest, memo = code_cache._translator_digest(str(memo_path))
+    assert memo is not None
+    memo_path.write_bytes(memo)
+    assert code_cache._translator_digest(str(memo_path)) == (digest, None)  # from the memo
+    (tmp_path / "alu.py").write_text("# ALU.py\n")  # the same size; a new modification time
+    changed, memo = code_cache._translator_digest(str(memo_path))
+    assert changed != digest
+    assert memo is None  # modified just now: not remembered yet
+
 def test_unwritable_cache_directory_still_runs(program, native, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache directory would be")
@@ -133,3 +168,34 @@ def test_cache_command_reports_and_clears(program, tmp_path):
                              capture_output=True, text=True, cwd=REPO, check=True).stdout
     assert "removed" in cleared
     assert not region_files(tmp_path)
+
+
+# Run in a fresh interpreter: what a warm run imports, before the guest starts and by its end.
+_IMPORTS_SCRIPT = """
+import json, sys
+from pathlib import Path
+from xlate.machine import Machine
+machine = Machine.load(sys.argv[1], [sys.argv[1], "20000"], cache_dir=Path(sys.argv[2]))
+engine = machine.engine()
+before = {name: name in sys.modules for name in ("llvmlite", "capstone", "elftools")}
+result = machine.run()
+print(json.dumps({"before": before, "preloaded": result.stats.regions_preloaded,
+                  "compiled": engine.compiler is not None,
+                  "llvmlite_after": "llvmlite" in sys.modules}))
+"""
+
+
+def test_warm_run_needs_no_llvm(program, native, tmp_path):
+    """The cache's code is loaded by the C runtime: a run that compiles nothing new imports
+    neither llvmlite nor, until it decodes a block, Capstone; ELF files are read without
+    pyelftools."""
+    run(program, tmp_path)
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, str(program), str(tmp_path)],
+                          capture_output=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "XLATE_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(native)
+    report = json.loads(proc.stdout[len(native):])
+    assert report["preloaded"] > 0
+    assert report["before"] == {"llvmlite": False, "capstone": False, "elftools": False}
+    assert not report["compiled"] and not report["llvmlite_after"]

@@ -1,14 +1,12 @@
 """Guest code -> instructions -> blocks, on Capstone, with a decode cache.
 
 Instructions are turned into small plain records once, here, so that the semantics and the
-engines never touch Capstone objects."""
+engines never touch Capstone objects. Capstone itself is imported when the first block is
+decoded: a run whose code all comes from the code cache does without it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import capstone
-from capstone import x86_const as X
 
 from xlate.memory import PROT_EXEC, AddressSpace
 
@@ -77,7 +75,7 @@ class Block:
         return self.insns[-1].next if self.insns else self.start
 
 
-def _reg_table() -> dict[int, Reg]:
+def _reg_table(X) -> dict[int, Reg]:
     table: dict[int, Reg] = {}
     legacy = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
     for i, name in enumerate(legacy):
@@ -100,8 +98,6 @@ def _reg_table() -> dict[int, Reg]:
     return table
 
 
-REGS = _reg_table()
-_SEGMENTS = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
 # Instructions after which a block ends besides Capstone's jump/call/ret/interrupt groups.
 _ENDS_BLOCK = {"syscall", "hlt", "ud2", "ud1", "ud0", "int3", "cpuid",
                "loop", "loope", "loopne", "jrcxz", "jecxz"}
@@ -119,39 +115,55 @@ def _sse_kind(raw: bytes) -> str:
         elif byte == 0x66 and kind == "ps":
             kind = "pd"
     return kind
-_BLOCK_END_GROUPS = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
-                     capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
 
 
 class UnsupportedOperand(Exception):
     pass
 
 
-def _operand(cs_insn, op) -> Operand:
-    if op.type == X.X86_OP_REG:
-        reg = REGS.get(op.reg)
-        if reg is None:
-            raise UnsupportedOperand(cs_insn.reg_name(op.reg))
-        return Operand(REG, op.size, reg=reg)
-    if op.type == X.X86_OP_IMM:
-        return Operand(IMM, op.size, imm=op.imm)
-    mem = op.mem
-    disp = mem.disp
-    base = None
-    if mem.base == X.X86_REG_RIP:
-        disp = (cs_insn.address + cs_insn.size + disp) & (2**64 - 1)
-    elif mem.base:
-        base = REGS.get(mem.base)
-        if base is None or base.file != GPR:
-            raise UnsupportedOperand(cs_insn.reg_name(mem.base))
-    index = None
-    if mem.index:
-        index = REGS.get(mem.index)
-        if index is None or index.file != GPR:
-            raise UnsupportedOperand(cs_insn.reg_name(mem.index))
-    segment = _SEGMENTS.get(mem.segment, "")
-    return Operand(MEM, op.size, base=base, index=index, scale=mem.scale, disp=disp,
-                   segment=segment)
+class _Capstone:
+    """A Capstone disassembler for x86-64, and the tables keyed by its constants."""
+
+    def __init__(self) -> None:
+        import capstone
+        from capstone import x86_const
+
+        self.X = X = x86_const
+        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        self.cs.detail = True
+        self.regs = _reg_table(X)
+        self.segments = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
+        # Capstone's groups of instructions that end a block.
+        self.block_end_groups = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
+                                 capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
+
+    def operand(self, cs_insn, op) -> Operand:
+        """Capstone's operand as a record."""
+        X, regs = self.X, self.regs
+        if op.type == X.X86_OP_REG:
+            reg = regs.get(op.reg)
+            if reg is None:
+                raise UnsupportedOperand(cs_insn.reg_name(op.reg))
+            return Operand(REG, op.size, reg=reg)
+        if op.type == X.X86_OP_IMM:
+            return Operand(IMM, op.size, imm=op.imm)
+        mem = op.mem
+        disp = mem.disp
+        base = None
+        if mem.base == X.X86_REG_RIP:
+            disp = (cs_insn.address + cs_insn.size + disp) & (2**64 - 1)
+        elif mem.base:
+            base = regs.get(mem.base)
+            if base is None or base.file != GPR:
+                raise UnsupportedOperand(cs_insn.reg_name(mem.base))
+        index = None
+        if mem.index:
+            index = regs.get(mem.index)
+            if index is None or index.file != GPR:
+                raise UnsupportedOperand(cs_insn.reg_name(mem.index))
+        segment = self.segments.get(mem.segment, "")
+        return Operand(MEM, op.size, base=base, index=index, scale=mem.scale, disp=disp,
+                       segment=segment)
 
 
 class Decoder:
@@ -159,8 +171,7 @@ class Decoder:
 
     def __init__(self, memory: AddressSpace) -> None:
         self.memory = memory
-        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-        self.cs.detail = True
+        self._capstone: _Capstone | None = None
         self.blocks: dict[int, Block] = {}
         self.insns_decoded = 0
         # Addresses where the guest stops for its embedder: blocks end before them.
@@ -200,13 +211,16 @@ class Decoder:
         return code
 
     def _decode(self, address: int) -> Block:
+        if self._capstone is None:
+            self._capstone = _Capstone()
+        capstone, X = self._capstone, self._capstone.X
         code = self.fetchable(address)
         insns: list[Insn] = []
-        for cs_insn in self.cs.disasm(code, address):
+        for cs_insn in capstone.cs.disasm(code, address):
             if cs_insn.address in self.stops and insns:
                 return Block(address, insns)
             try:
-                ops = tuple(_operand(cs_insn, op) for op in cs_insn.operands)
+                ops = tuple(capstone.operand(cs_insn, op) for op in cs_insn.operands)
             except UnsupportedOperand:
                 break
             prefix = cs_insn.prefix
@@ -224,7 +238,8 @@ class Decoder:
             )
             insns.append(insn)
             self.insns_decoded += 1
-            if (insn.name in _ENDS_BLOCK or _BLOCK_END_GROUPS.intersection(cs_insn.groups)
+            if (insn.name in _ENDS_BLOCK
+                    or capstone.block_end_groups.intersection(cs_insn.groups)
                     or len(insns) == MAX_BLOCK_INSNS):
                 return Block(address, insns)
         return Block(address, insns, undefined_at=insns[-1].next if insns else address)

@@ -7,13 +7,10 @@ argc, argv, envp and a complete auxiliary vector."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import struct
 from dataclasses import dataclass
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
+from typing import NamedTuple
 
 from xlate.errors import LoadError
 from xlate.memory import (
@@ -37,6 +34,18 @@ AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
 
 INTERP_BASE = 0x7_0000_0000  # where an ET_DYN interpreter goes, away from the program
 
+# The ELF header after e_ident, and a program header (elf.h's Elf64_Ehdr and Elf64_Phdr).
+_HEADER = struct.Struct("<HHIQQQIHHHHHH")
+_PROGRAM_HEADER = struct.Struct("<IIQQQQQQ")
+ET_EXEC, ET_DYN = 2, 3
+EM_X86_64 = 62
+PT_LOAD, PT_INTERP, PT_PHDR = 1, 3, 6
+# Names for the messages, of the values a user may meet.
+_TYPE_NAMES = {0: "ET_NONE", 1: "ET_REL", 4: "ET_CORE"}
+_MACHINE_NAMES = {3: "EM_386", 40: "EM_ARM", 183: "EM_AARCH64", 243: "EM_RISCV"}
+MAX_PROGRAM_HEADERS_SIZE = 65536  # the kernel's limit (fs/binfmt_elf.c)
+MAX_INTERPRETER_PATH = 4096  # PATH_MAX
+
 
 @dataclass
 class Image:
@@ -50,6 +59,29 @@ class Image:
     end: int         # end of the highest segment
     interpreter: str | None
     digest: str      # sha256 of the file
+
+
+# Records read from the file are NamedTuples: struct's tuples as they come, and a NamedTuple class
+# costs a tenth of a frozen dataclass to create, on the way to the guest's first instruction.
+class Segment(NamedTuple):
+    """One program header."""
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    paddr: int
+    filesz: int
+    memsz: int
+    align: int
+
+
+class ElfHeaders(NamedTuple):
+    """What execve reads of an ELF file: its ELF header's fields and its program headers."""
+    type: int
+    entry: int
+    phoff: int
+    phentsize: int
+    segments: list[Segment]
 
 
 @dataclass
@@ -67,7 +99,7 @@ def _prot(p_flags: int) -> int:
             | (PROT_EXEC if p_flags & 1 else 0))
 
 
-def _open_elf(path: str) -> tuple[bytes, ELFFile]:
+def _open_elf(path: str) -> tuple[bytes, ElfHeaders]:
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -85,55 +117,68 @@ def _open_elf(path: str) -> tuple[bytes, ELFFile]:
         raise LoadError(f"{path}: not a 64-bit ELF file (EI_CLASS {data[4]})")
     if data[5] != 1:
         raise LoadError(f"{path}: not a little-endian ELF file (EI_DATA {data[5]})")
-    try:
-        elf = ELFFile(io.BytesIO(data))
-    except ELFError as e:
-        raise LoadError(f"{path}: malformed ELF file: {e}") from None
-    if elf["e_machine"] != "EM_X86_64":
-        raise LoadError(f"{path}: not an x86-64 program (machine {elf['e_machine']})")
-    if elf["e_type"] not in ("ET_EXEC", "ET_DYN"):
-        raise LoadError(f"{path}: not an executable ELF file (type {elf['e_type']})")
-    return data, elf
+    (e_type, machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum,
+     *_sections) = _HEADER.unpack_from(data, 16)
+    if machine != EM_X86_64:
+        raise LoadError(f"{path}: not an x86-64 program "
+                        f"(machine {_MACHINE_NAMES.get(machine, machine)})")
+    if e_type not in (ET_EXEC, ET_DYN):
+        raise LoadError(f"{path}: not an executable ELF file "
+                        f"(type {_TYPE_NAMES.get(e_type, e_type)})")
+    if phnum and (phentsize != _PROGRAM_HEADER.size
+                  or phnum * phentsize > MAX_PROGRAM_HEADERS_SIZE):
+        raise LoadError(f"{path}: malformed program headers: {phnum} entries of {phentsize} "
+                        f"bytes")
+    if phoff + phnum * phentsize > len(data):
+        raise LoadError(f"{path}: malformed program headers: the table at file offset "
+                        f"{phoff:#x} ends past the end of the file ({len(data)} bytes)")
+    segments = [Segment._make(fields) for fields
+                in _PROGRAM_HEADER.iter_unpack(data[phoff:phoff + phnum * phentsize])]
+    return data, ElfHeaders(e_type, entry, phoff, phentsize, segments)
+
+
+def _interpreter(path: str, data: bytes, s: Segment) -> str:
+    """The path that a PT_INTERP segment names: NUL-terminated, as the kernel requires."""
+    text = data[s.offset:s.offset + s.filesz]
+    if (s.offset + s.filesz > len(data) or not 2 <= s.filesz <= MAX_INTERPRETER_PATH
+            or text[-1] != 0):
+        raise LoadError(f"{path}: bad PT_INTERP segment at file offset {s.offset:#x} "
+                        f"(filesz {s.filesz:#x})")
+    return os.fsdecode(text.split(b"\0")[0])
 
 
 def load_image(memory: AddressSpace, path: str, dyn_base: int) -> Image:
     """Map an ELF file's segments; ET_DYN files go at dyn_base."""
     data, elf = _open_elf(path)
-    try:
-        segments = [elf.get_segment(i) for i in range(elf.num_segments())]
-        loads = [s for s in segments if s["p_type"] == "PT_LOAD"]
-    except (ELFError, struct.error, ValueError) as e:
-        raise LoadError(f"{path}: malformed program headers: {e}") from None
+    loads = [s for s in elf.segments if s.type == PT_LOAD]
     if not loads:
         raise LoadError(f"{path}: no loadable segments")
-    bias = dyn_base if elf["e_type"] == "ET_DYN" else 0
+    bias = dyn_base if elf.type == ET_DYN else 0
     interpreter = None
     phdr = None
-    for s in segments:
-        if s["p_type"] == "PT_INTERP":
-            interpreter = data[s["p_offset"]:s["p_offset"] + s["p_filesz"]].split(b"\0")[0]
-            interpreter = os.fsdecode(interpreter)
-        elif s["p_type"] == "PT_PHDR":
-            phdr = s["p_vaddr"] + bias
+    for s in elf.segments:
+        if s.type == PT_INTERP:
+            interpreter = _interpreter(path, data, s)
+        elif s.type == PT_PHDR:
+            phdr = s.vaddr + bias
     for s in loads:
-        offset, filesz, memsz, vaddr = s["p_offset"], s["p_filesz"], s["p_memsz"], s["p_vaddr"]
+        offset, filesz, memsz, vaddr = s.offset, s.filesz, s.memsz, s.vaddr
         if (filesz > memsz or offset + filesz > len(data) or vaddr + bias + memsz > STACK_TOP
                 or (vaddr - offset) % PAGE):
             raise LoadError(f"{path}: bad PT_LOAD segment at file offset {offset:#x} "
                             f"(vaddr {vaddr:#x}, filesz {filesz:#x}, memsz {memsz:#x})")
-    start = page_down(min(s["p_vaddr"] for s in loads) + bias)
-    end = max(s["p_vaddr"] + s["p_memsz"] for s in loads) + bias
+    start = page_down(min(s.vaddr for s in loads) + bias)
+    end = max(s.vaddr + s.memsz for s in loads) + bias
     name = os.path.basename(path)
     memory.map(start, page_up(end) - start, PROT_READ | PROT_WRITE, name=name)
     for s in loads:
-        vaddr, offset, filesz = s["p_vaddr"] + bias, s["p_offset"], s["p_filesz"]
-        memory.write(vaddr, data[offset:offset + filesz])
+        memory.write(s.vaddr + bias, data[s.offset:s.offset + s.filesz])
     # Permissions per page: a page shared by two segments gets both segments' permissions.
     page_prot: dict[int, int] = {}
     for s in loads:
-        lo, hi = page_down(s["p_vaddr"] + bias), page_up(s["p_vaddr"] + bias + s["p_memsz"])
+        lo, hi = page_down(s.vaddr + bias), page_up(s.vaddr + bias + s.memsz)
         for page in range(lo, hi, PAGE):
-            page_prot[page] = page_prot.get(page, 0) | _prot(s["p_flags"])
+            page_prot[page] = page_prot.get(page, 0) | _prot(s.flags)
     for page in range(start, page_up(end), PAGE):
         if page not in page_prot:
             memory.unmap(page, PAGE)
@@ -147,14 +192,13 @@ def load_image(memory: AddressSpace, path: str, dyn_base: int) -> Image:
         memory.protect(pages[i], pages[j] + PAGE - pages[i], page_prot[pages[i]])
         i = j + 1
     if phdr is None:  # no PT_PHDR: the headers are wherever a PT_LOAD maps e_phoff
-        phoff = elf["e_phoff"]
         for s in loads:
-            if s["p_offset"] <= phoff < s["p_offset"] + s["p_filesz"]:
-                phdr = s["p_vaddr"] + bias + phoff - s["p_offset"]
+            if s.offset <= elf.phoff < s.offset + s.filesz:
+                phdr = s.vaddr + bias + elf.phoff - s.offset
         if phdr is None:
             phdr = 0
-    return Image(path=path, load_bias=bias, entry=elf["e_entry"] + bias, phdr=phdr,
-                 phnum=elf["e_phnum"], phentsize=elf["e_phentsize"], end=end,
+    return Image(path=path, load_bias=bias, entry=elf.entry + bias, phdr=phdr,
+                 phnum=len(elf.segments), phentsize=elf.phentsize, end=end,
                  interpreter=interpreter, digest=hashlib.sha256(data).hexdigest())
 
 

@@ -13,7 +13,6 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from xlate.decoder import Decoder
 from xlate.errors import XlateError
@@ -87,8 +86,10 @@ class GuestSignal(XlateError):
 def _process_start() -> float:
     """When this process started, as time.time() counts (Linux: from /proc/self/stat)."""
     try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
         return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return time.time()
@@ -117,7 +118,8 @@ class Machine:
     """One guest process with one thread, run by the chosen engine."""
 
     def __init__(self, engine: str = "jit", strace: bool = False,
-                 jit_threshold: int | None = None, cache_dir: Path | None = None) -> None:
+                 jit_threshold: int | None = None,
+                 cache_dir: str | os.PathLike | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
         self.engine_name = engine
@@ -136,7 +138,7 @@ class Machine:
     @classmethod
     def load(cls, path: str, argv: list[str] | None = None, env: dict[str, str] | None = None,
              engine: str = "jit", strace: bool = False, jit_threshold: int | None = None,
-             cache_dir: Path | None = None) -> Machine:
+             cache_dir: str | os.PathLike | None = None) -> Machine:
         """Load an ELF program as execve would, ready to run from its entry point.
 
         jit_threshold: how many times the JIT interprets a block before compiling it (0:

@@ -9,20 +9,23 @@ directory never see half a file.
 
 Per program, a manifest lists the regions compiled for it, with their blocks, so that a run can
 install them before the guest starts; each is checked against the guest's code bytes first.
+
+A warm run reads the cache before the guest's first instruction, so this module keeps off that
+path what it can: paths are strings (pathlib costs milliseconds to import), tempfile is imported
+to write, and the translator's digest is remembered between runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import struct
-import tempfile
+import sys
+import time
 from dataclasses import dataclass
-from pathlib import Path
-
-import llvmlite.binding as llvm
 
 import xlate
 
@@ -31,21 +34,88 @@ FORMAT = 1
 _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, payload sha256
 
 
-def cache_dir() -> Path:
+# A file modified this recently may be modified again within the same tick of the file system's
+# clock, leaving its time as it was: a digest over it is not remembered.
+_SETTLED_SECONDS = 2.0
+
+
+def cache_dir() -> str:
     """Where the cache lives; absolute, as the guest may change the working directory."""
-    return Path(os.environ.get("XLATE_CACHE_DIR") or Path.home() / ".cache" / "xlate").absolute()
+    return os.path.abspath(os.environ.get("XLATE_CACHE_DIR")
+                           or os.path.expanduser(os.path.join("~", ".cache", "xlate")))
 
 
-def _translator_digest() -> bytes:
-    """A hash of the translator's source and runtime: any change to either is a new version."""
+def _translator_files() -> list[tuple[str, str]]:
+    """(name relative to the package, path) of the translator's source and runtime files."""
+    package = os.path.dirname(xlate.__file__)
+    found = []
+    for root, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py") or (root == package and name.startswith("_runtime")):
+                path = os.path.join(root, name)
+                found.append((os.path.relpath(path, package), path))
+    return found
+
+
+def _translator_digest(memo_path: str) -> tuple[bytes, bytes | None]:
+    """A hash of the translator's source and runtime (any change to either is a new version),
+    and the memo to keep in memo_path (None: keep none) so that the next run need not read
+    them: the hash with each file's size, modification time and inode, which a change alters."""
+    files = _translator_files()
+    identity = [xlate.__file__]
+    for name, path in files:
+        st = os.stat(path)
+        identity.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        with open(memo_path, "rb") as f:
+            memo = json.load(f)
+        if memo["files"] == identity:
+            return bytes.fromhex(memo["digest"]), None
     h = hashlib.sha256(xlate.__version__.encode())
-    package = Path(xlate.__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.relative_to(package).as_posix().encode())
-        h.update(path.read_bytes())
-    for path in sorted(package.glob("_runtime*")):
-        h.update(path.read_bytes())
-    return h.digest()
+    for name, path in files:
+        h.update(name.encode())
+        with open(path, "rb") as f:
+            h.update(f.read())
+    settled = time.time() - _SETTLED_SECONDS
+    if any(entry[2] > settled * 1e9 for entry in identity[1:]):
+        return h.digest(), None
+    return h.digest(), json.dumps({"files": identity, "digest": h.hexdigest()}).encode()
+
+
+# The lines of /proc/cpuinfo (x86-64's and aarch64's) that name the host CPU's model and features,
+# for which LLVM compiles: code compiled on one host may not run on another.
+_CPUINFO_KEYS = frozenset({
+    "vendor_id", "cpu family", "model", "model name", "stepping", "flags",
+    "CPU implementer", "CPU architecture", "CPU variant", "CPU part", "CPU revision", "Features",
+})
+
+
+def _host_cpu() -> bytes:
+    """The host's machine, and the model and features of its first processor. Read from
+    /proc/cpuinfo rather than asked of LLVM, which a warm run does not load."""
+    lines = [os.uname().machine]
+    try:
+        with open("/proc/cpuinfo") as f:
+            first_processor = f.read().split("\n\n")[0]
+    except OSError:
+        first_processor = ""
+    for line in first_processor.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in _CPUINFO_KEYS:
+            lines.append(f"{key.strip()}: {value.strip()}")
+    return "\n".join(lines).encode()
+
+
+def _llvmlite_version() -> bytes:
+    """llvmlite's version file, which names its release and so the LLVM it was built with;
+    found on sys.path as the import system would find it, without importing llvmlite (or
+    importlib.util)."""
+    for entry in sys.path:
+        path = os.path.join(entry or ".", "llvmlite", "_version.py")
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            return f.read()
+    return b""
 
 
 @dataclass(frozen=True)
@@ -60,15 +130,23 @@ class RegionCode:
 class CodeCache:
     """Regions on disk under one directory; never raises for what it finds there."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = os.fspath(directory)
         self.writable = True
-        # The emulated CPU's features are compiled into the runtime, which the digest covers.
-        host = (llvm.get_host_cpu_name() + llvm.get_host_cpu_features().flatten()).encode()
-        self.environment = hashlib.sha256(
-            _translator_digest() + host + repr(llvm.llvm_version_info).encode()).digest()
         self.hits = 0
         self.rejected = 0
+        self._manifests: dict[str, list[str]] = {}  # as read, to write only what changed
+
+    @functools.cached_property
+    def environment(self) -> bytes:
+        """What every key covers besides the guest code: the translator (the emulated CPU's
+        features are compiled into the runtime, which its digest covers), the host CPU and
+        the LLVM that compiles."""
+        memo_path = os.path.join(self.directory, "translator.json")
+        translator, memo = _translator_digest(memo_path)
+        if memo is not None:
+            self._write(memo_path, memo)
+        return hashlib.sha256(translator + _host_cpu() + _llvmlite_version()).digest()
 
     def key(self, code: list[tuple[int, bytes]], check_stores: bool = False) -> str:
         """The key of a region made of blocks with these addresses and code bytes, compiled
@@ -84,14 +162,15 @@ class CodeCache:
         translator and the host alone."""
         return self.key([])
 
-    def _path(self, key: str, kind: str) -> Path:
-        return self.directory / kind / key[:2] / f"{key}.o"
+    def _path(self, key: str, kind: str) -> str:
+        return os.path.join(self.directory, kind, key[:2], f"{key}.o")
 
     def load(self, key: str, kind: str = "regions") -> RegionCode | None:
         """The region stored under key, if a sound file for it exists (kind "support": the
         support module's code, stored as a region without blocks)."""
         try:
-            data = self._path(key, kind).read_bytes()
+            with open(self._path(key, kind), "rb") as f:
+                data = f.read()
         except OSError:
             return None
         region = _decode(data, key)
@@ -108,13 +187,16 @@ class CodeCache:
                               hashlib.sha256(payload).digest())
         self._write(self._path(region.key, kind), header + payload)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: str, data: bytes) -> None:
         if not self.writable:
             return
+        import tempfile
+
         temporary = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as f:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), prefix=".tmp-",
+                                             delete=False) as f:
                 temporary = f.name
                 f.write(data)
             os.replace(temporary, path)
@@ -126,30 +208,41 @@ class CodeCache:
 
     # -- manifests ---------------------------------------------------------------------------
 
-    def _manifest_path(self, program_digest: str) -> Path:
-        return self.directory / "programs" / f"{program_digest}.json"
+    def _manifest_path(self, program_digest: str) -> str:
+        return os.path.join(self.directory, "programs", f"{program_digest}.json")
 
     def manifest(self, program_digest: str) -> list[str]:
         """Keys of the regions compiled for a program in earlier runs."""
         try:
-            keys = json.loads(self._manifest_path(program_digest).read_text())
+            with open(self._manifest_path(program_digest), "rb") as f:
+                keys = json.load(f)
         except (OSError, ValueError):
             return []
         if not isinstance(keys, list):
             return []
-        return [k for k in keys if isinstance(k, str) and len(k) == 64
+        keys = [k for k in keys if isinstance(k, str) and len(k) == 64
                 and all(c in "0123456789abcdef" for c in k)]
+        self._manifests[program_digest] = keys
+        return keys
 
     def save_manifest(self, program_digest: str, keys: list[str]) -> None:
-        self._write(self._manifest_path(program_digest), json.dumps(sorted(set(keys))).encode())
+        keys = sorted(set(keys))
+        if keys != self._manifests.get(program_digest):
+            self._write(self._manifest_path(program_digest), json.dumps(keys).encode())
 
     # -- management --------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        regions = list((self.directory / "regions").glob("*/*.o"))
-        programs = list((self.directory / "programs").glob("*.json"))
+        regions = _files(os.path.join(self.directory, "regions"), ".o")
+        programs = _files(os.path.join(self.directory, "programs"), ".json")
         return {"regions": len(regions), "programs": len(programs),
-                "bytes": sum(p.stat().st_size for p in regions + programs)}
+                "bytes": sum(os.path.getsize(p) for p in regions + programs)}
+
+
+def _files(directory: str, suffix: str) -> list[str]:
+    """Paths of the files under directory whose names end in suffix (not temporary files)."""
+    return [os.path.join(root, name) for root, _, names in os.walk(directory) for name in names
+            if name.endswith(suffix) and not name.startswith(".tmp-")]
 
 
 def _decode(data: bytes, key: str) -> RegionCode | None:
@@ -169,17 +262,21 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
         return None
 
 
-def clear(directory: Path) -> int:
+def clear(directory: str | os.PathLike) -> int:
     """Remove the cache's files; returns how many."""
     removed = 0
     for sub in ("regions", "support", "programs"):
-        for path in sorted((directory / sub).rglob("*"), reverse=True):
-            try:
-                if path.is_dir():
-                    path.rmdir()
-                else:
-                    path.unlink()
+        for root, dirs, names in os.walk(os.path.join(directory, sub), topdown=False):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(root, name))
                     removed += 1
-            except OSError:
-                pass
+            for name in dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(root, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.join(directory, sub))
+    with contextlib.suppress(OSError):
+        os.unlink(os.path.join(directory, "translator.json"))
+        removed += 1
     return removed

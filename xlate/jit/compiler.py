@@ -1,55 +1,48 @@
-"""LLVM set-up and the lifetime of compiled code: modules in, host function addresses out.
+"""LLVM: guest blocks -> IR module -> host object file. Loading objects into the process is the
+C runtime's (xlate.jit.linker), so that code from the code cache runs without this module, and
+without llvmlite, being imported.
 
-Each batch of blocks is one module compiled by its own MCJIT execution engine, which owns its own
-target machine (sharing one between engines is not allowed). Engines are kept alive as long as
-their code may run."""
+Each compilation gets its own target machine (cheap next to the compilation), so that none is
+shared between threads."""
 
 from __future__ import annotations
 
 import llvmlite.binding as llvm
 
-from xlate.jit.support import SYMBOLS as SUPPORT_SYMBOLS
-from xlate.runtime import ffi, lib
+from xlate.decoder import Block
+from xlate.jit import llir as ir
+from xlate.jit.irbuilder import translate_region
+from xlate.semantics import SEMANTICS
 
-# C functions that generated code calls by name (every helper declared in csrc/xlate.h); their
-# addresses are given to LLVM's linker.
-RUNTIME_SYMBOLS = ("xlate_note_code_write",
-                   *(name for name in dir(lib) if name.startswith("xlate_helper_")))
-
-_initialized = False
+llvm.initialize_native_target()
+llvm.initialize_native_asmprinter()
 
 
-def _initialize() -> None:
-    global _initialized
-    if _initialized:
-        return
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    for name in RUNTIME_SYMBOLS:
-        llvm.add_symbol(name, int(ffi.cast("uintptr_t", getattr(lib, name))))
-    _initialized = True
+def region_module(guest_addr: int, blocks: list[Block], check_stores: bool) -> tuple[str, str]:
+    """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
+    translate_region for check_stores)."""
+    module = ir.Module(name=f"region_{guest_addr:x}")
+    name = translate_region(module, blocks, SEMANTICS, check_stores)
+    return str(module), name
 
 
 class Compiler:
-    """Compiles IR modules to host code at one optimisation level."""
-
-    # The engine that holds the support module's code, once linked: kept for the process's
-    # life, as LLVM's symbol table that points into it is the process's.
-    support: llvm.ExecutionEngine | None = None
+    """Compiles IR modules to host object files at one optimisation level."""
 
     def __init__(self, opt_level: int = 2) -> None:
-        _initialize()
         self.opt_level = opt_level
         self.target = llvm.Target.from_default_triple()
-        self.engines: list[llvm.ExecutionEngine] = []
 
     def _target_machine(self) -> llvm.TargetMachine:
+        # The large code model: the object loader maps code anywhere, and the helpers it calls
+        # are anywhere in the host's address space; every address is then an absolute 64-bit
+        # relocation, so nothing needs to be within 2 GiB of anything and no PLT or GOT exists.
         return self.target.create_target_machine(
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=self.opt_level, codemodel="jitdefault")
+            opt=self.opt_level, reloc="static", codemodel="large")
 
     def compile(self, module: str) -> bytes:
-        """Optimise a module (LLVM IR text) and compile it to a host object file."""
+        """Optimise a module (LLVM IR text) and compile it to a relocatable host object file."""
         tm = self._target_machine()
         parsed = llvm.parse_assembly(module)
         parsed.verify()
@@ -58,22 +51,3 @@ class Compiler:
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
         return tm.emit_object(parsed)
-
-    def load(self, obj: bytes, name: str) -> int:
-        """Link an object file into the process; returns the host address of symbol name."""
-        return self._link(obj).get_function_address(name)
-
-    def link_support(self, obj: bytes) -> None:
-        """Link the support module's object (xlate.jit.support): the objects loaded from now
-        on may call its functions."""
-        engine = self._link(obj)
-        for name in SUPPORT_SYMBOLS:
-            llvm.add_symbol(name, engine.get_function_address(name))
-        Compiler.support = engine
-
-    def _link(self, obj: bytes) -> llvm.ExecutionEngine:
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), self._target_machine())
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
-        self.engines.append(engine)
-        return engine

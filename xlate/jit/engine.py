@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from xlate.decoder import IMM, Block, Decoder
 from xlate.interp import Interpreter
-from xlate.jit import llir as ir
 from xlate.jit.cache import CodeCache, RegionCode
-from xlate.jit.compiler import Compiler
-from xlate.jit.irbuilder import translate_region
-from xlate.jit.support import SYMBOLS as SUPPORT_SYMBOLS
-from xlate.jit.support import support_module
+from xlate.jit.linker import Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
-from xlate.semantics import SEMANTICS
+
+if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from xlate.jit.compiler import Compiler
 
 BATCH_BLOCKS = 256  # blocks per LLVM module: bigger batches amortise LLVM's per-module cost
 # With no threshold nothing has run before it is compiled, so a region cannot be limited to
@@ -57,6 +57,13 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
     return any(memory.writable_code(addr, addr + max(len(raw), 1)) for addr, raw in code)
 
 
+@dataclass(eq=False)
+class _Installed:
+    """A region's code in the code map."""
+    blocks: frozenset[int]  # guest addresses of its blocks
+    loaded: object  # the xlate_object * that holds its code
+
+
 @dataclass
 class _Job:
     """A region being compiled in the background."""
@@ -81,12 +88,14 @@ class JitEngine:
         self.threshold = threshold
         self.cache = cache
         self.cached_keys: list[str] = []  # regions of this run that the cache holds
-        self.compiler = Compiler(opt_level)
+        self.opt_level = opt_level
+        self.compiler: Compiler | None = None  # made when the first region is compiled
+        self.linker = Linker()
         self.interpreter = Interpreter(cpu)
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.runs: dict[int, int] = {}  # guest address -> times interpreted
         self.translated: dict[int, int] = {}  # compiled block's guest address -> its end
-        self.batch_of: dict[int, set[int]] = {}  # guest address -> the batch compiled with it
+        self.region_of: dict[int, _Installed] = {}  # compiled block's guest address -> region
         self.blocks_interpreted = 0
         self.worker: ThreadPoolExecutor | None = None
         self.jobs: list[_Job] = []
@@ -148,53 +157,77 @@ class JitEngine:
         cacheable = self.cache is not None and all(raw for _, raw in code)
         key = self.cache.key(code, check_stores) if cacheable else ""
         region = self.cache.load(key) if cacheable else None
-        module = None
-        if region is None:
-            module = ir.Module(name=f"region_{guest_addr:x}")
-            module.triple = ""
-            name = translate_region(module, list(blocks.values()), SEMANTICS, check_stores)
-            region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
+        loaded = self._load_cached(region) if region is not None else None
+        if loaded is not None:
+            self._install(region, loaded, True)
+            self.stats.translate_seconds += time.perf_counter() - started
+            return
+        self._link_support()  # before any region that calls it is loaded, in any thread
+        from xlate.jit.compiler import region_module
+        module, name = region_module(guest_addr, list(blocks.values()), check_stores)
+        region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
         self.stats.translate_seconds += time.perf_counter() - started
-        job = (region, module and str(module), cacheable)
+        job = (region, module, cacheable)
         if not self.threshold:
             self._install(*self._compile(*job))
             return
         if self.worker is None:
+            from concurrent.futures import ThreadPoolExecutor
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
         self.jobs.append(_Job(blocks, self.worker.submit(self._compile, *job)))
         self.queued |= blocks.keys()
 
-    def _compile(self, region: RegionCode, module: str | None,
-                 cacheable: bool) -> tuple[RegionCode, int, bool]:
-        """Compile the region's IR (unless the cache had its code) and link it in: (region,
-        host address, whether the cache holds it). All LLVM work happens here, in one thread
-        at a time."""
+    def _compiler(self) -> Compiler:
+        if self.compiler is None:
+            from xlate.jit.compiler import Compiler
+            self.compiler = Compiler(self.opt_level)
+        return self.compiler
+
+    def _link_support(self) -> None:
+        """Load the support module's code (xlate.jit.support), once for the process: from the
+        code cache, or compiled."""
+        if Linker.support is not None:
+            return
+        key = self.cache.support_key() if self.cache else ""
+        cached = self.cache.load(key, "support") if self.cache else None
+        from xlate.jit.support import SYMBOL
+        if cached is not None:
+            try:
+                self.linker.link_support(cached.obj, SYMBOL)
+                return
+            except ObjectLoadError:
+                self.cache.rejected += 1
+        from xlate.jit.support import support_module
+        obj = self._compiler().compile(support_module())
+        if self.cache:
+            self.cache.store(RegionCode(key, SYMBOL, (), obj), "support")
+        self.linker.link_support(obj, SYMBOL)
+
+    def _load_cached(self, region: RegionCode):
+        """The cached region's code loaded into the process, or None if the object loader
+        rejects it (a damaged cache entry: the region is compiled again)."""
+        self._link_support()
+        try:
+            return self.linker.load(region.obj, region.name)
+        except ObjectLoadError:
+            self.cache.rejected += 1
+            return None
+
+    def _compile(self, region: RegionCode, module: str,
+                 cacheable: bool) -> tuple[RegionCode, object, bool]:
+        """Compile the region's IR and load it into the process: (region, its loaded object,
+        whether the cache holds it). All LLVM work happens here, in one thread at a time."""
         started = time.perf_counter()
-        if module is not None:
-            region = dataclasses.replace(region, obj=self.compiler.compile(module))
-            if cacheable:
-                self.cache.store(region)
-        address = self._load(region)
+        region = dataclasses.replace(region, obj=self._compiler().compile(module))
+        if cacheable:
+            self.cache.store(region)
+        loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
         if self.threshold:
             self.stats.compile_seconds_background += elapsed
         else:
             self.stats.translate_seconds += elapsed
-        return region, address, cacheable
-
-    def _load(self, region: RegionCode) -> int:
-        """Link a region's code into the process (after the support module that it calls);
-        returns the host address of its function."""
-        if Compiler.support is None:
-            key = self.cache.support_key() if self.cache else ""
-            support = self.cache.load(key, "support") if self.cache else None
-            if support is None:
-                support = RegionCode(key, SUPPORT_SYMBOLS[0], (),
-                                     self.compiler.compile(support_module()))
-                if self.cache:
-                    self.cache.store(support, "support")
-            self.compiler.link_support(support.obj)
-        return self.compiler.load(region.obj, region.name)
+        return region, loaded, cacheable
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
@@ -209,17 +242,19 @@ class JitEngine:
         for job in [job for job in self.jobs if wait or job.future.done()]:
             self.jobs.remove(job)
             self.queued -= job.blocks.keys()
-            if not job.stale:
-                self._install(*job.future.result())
+            region, loaded, cached = job.future.result()
+            if job.stale:
+                self.linker.unload(loaded)
+            else:
+                self._install(region, loaded, cached)
 
-    def _install(self, region: RegionCode, address: int, cached: bool) -> None:
-        code = ffi.cast("void *", address)
-        batch = {addr for addr, _ in region.blocks}
+    def _install(self, region: RegionCode, loaded, cached: bool) -> None:
+        installed = _Installed(frozenset(addr for addr, _ in region.blocks), loaded)
         for addr, size in region.blocks:
-            lib.xlate_code_map_insert(self.code_map, addr, code)
-            self.batch_of[addr] = batch
+            lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
+            self.region_of[addr] = installed
             self.translated[addr] = addr + size
-        self.stats.blocks_translated += len(batch)
+        self.stats.blocks_translated += len(installed.blocks)
         if cached:
             self.cached_keys.append(region.key)
 
@@ -233,26 +268,32 @@ class JitEngine:
                 code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
             except GuestMemoryError:
                 continue
-            if self.cache.key(code, _may_be_rewritten(memory, code)) == key:
+            key_now = self.cache.key(code, _may_be_rewritten(memory, code))
+            loaded = self._load_cached(region) if key_now == key else None
+            if loaded is not None:
+                self._install(region, loaded, True)
+                self.stats.regions_preloaded += 1
+                # As decoding the blocks would have: a write there must drop this code.
                 for addr, size in region.blocks:
                     memory.mark_code(addr, addr + size)
-                self._install(region, self._load(region), True)
-                self.stats.regions_preloaded += 1
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
-        blocks is, as its other blocks branch to it."""
+        blocks is, as its other blocks branch to it. Its code is freed: nothing runs it now, as
+        compiled code is entered only from the dispatch loop, through the code map and the jump
+        cache, which forget it here."""
         for job in self.jobs:
             if any(a < end and start < block.end for a, block in job.blocks.items()):
                 job.stale = True
                 self.queued -= job.blocks.keys()
-        stale: set[int] = set()
-        for addr in [a for a, a_end in self.translated.items() if a < end and start < a_end]:
-            stale |= self.batch_of.get(addr, {addr})
-        for addr in stale:
-            lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
-            self.batch_of.pop(addr, None)
-            self.translated.pop(addr, None)
+        stale = {self.region_of[a] for a, a_end in self.translated.items()
+                 if a < end and start < a_end}
+        for installed in stale:
+            for addr in installed.blocks:
+                lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
+                del self.region_of[addr]
+                del self.translated[addr]
+            self.linker.unload(installed.loaded)
 
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish (so that the cache gets

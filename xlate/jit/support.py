@@ -8,13 +8,12 @@ from xlate.jit import llir as ir
 from xlate.jit.irbuilder import I8, I32, LAZY_FLAGS, LAZY_FLAGS_FN, ValueIR
 from xlate.semantics import flags
 
-SYMBOLS = (LAZY_FLAGS,)
+SYMBOL = LAZY_FLAGS  # the function that regions call
 
 
 def support_module() -> str:
     """The support module's IR."""
     module = ir.Module(name="xlate_support")
-    module.triple = ""
     _lazy_flags(ValueIR(module))
     return str(module)
 
