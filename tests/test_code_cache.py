@@ -181,21 +181,37 @@ before = {name: name in sys.modules for name in ("llvmlite", "capstone", "elftoo
 result = machine.run()
 print(json.dumps({"before": before, "preloaded": result.stats.regions_preloaded,
                   "compiled": engine.compiler is not None,
-                  "llvmlite_after": "llvmlite" in sys.modules}))
+                  "decoded": machine.decoder.insns_decoded,
+                  "after": {name: name in sys.modules for name in ("llvmlite", "capstone")}}))
 """
 
 
-def test_warm_run_needs_no_llvm(program, native, tmp_path):
-    """The cache's code is loaded by the C runtime: a run that compiles nothing new imports
-    neither llvmlite nor, until it decodes a block, Capstone; ELF files are read without
-    pyelftools."""
-    run(program, tmp_path)
-    proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, str(program), str(tmp_path)],
+def _warm_report(program: Path, native: bytes, cache: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_SCRIPT, str(program), str(cache)],
                           capture_output=True, timeout=300, cwd=REPO,
-                          env={**os.environ, "XLATE_CACHE_DIR": str(tmp_path)})
+                          env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(native)
-    report = json.loads(proc.stdout[len(native):])
+    return json.loads(proc.stdout[len(native):])
+
+
+def test_warm_run_needs_no_llvm(program, native, tmp_path):
+    """The cache's code is loaded by the C runtime, and the blocks the first run decoded are
+    adopted: a run that compiles nothing new imports neither llvmlite nor Capstone; ELF files
+    are read without pyelftools."""
+    run(program, tmp_path)
+    report = _warm_report(program, native, tmp_path)
     assert report["preloaded"] > 0
     assert report["before"] == {"llvmlite": False, "capstone": False, "elftools": False}
-    assert not report["compiled"] and not report["llvmlite_after"]
+    assert not report["compiled"] and report["after"]["llvmlite"] is False
+    assert report["decoded"] == 0 and report["after"]["capstone"] is False
+
+
+def test_damaged_decoded_blocks_are_decoded_again(program, native, tmp_path):
+    run(program, tmp_path)
+    (blocks,) = (tmp_path / "programs").glob("*.blocks")
+    data = bytearray(blocks.read_bytes())
+    data[-10] ^= 0xFF
+    blocks.write_bytes(bytes(data))
+    report = _warm_report(program, native, tmp_path)
+    assert report["decoded"] > 0

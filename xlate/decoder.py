@@ -2,13 +2,16 @@
 
 Instructions are turned into small plain records once, here, so that the semantics and the
 engines never touch Capstone objects. Capstone itself is imported when the first block is
-decoded: a run whose code all comes from the code cache does without it."""
+decoded: a run whose code all comes from the code cache does without it. Decoded blocks can be
+exported and adopted by a later run of the same program (through the code cache), which then
+uses them where the guest's code bytes are still the same, instead of decoding again."""
 
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass
 
-from xlate.memory import PROT_EXEC, AddressSpace
+from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 
 GPR_NAMES = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
              "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
@@ -117,6 +120,24 @@ def _sse_kind(raw: bytes) -> str:
     return kind
 
 
+def _export_operand(op: Operand) -> tuple:
+    return (op.kind, op.size, _export_reg(op.reg), op.imm, _export_reg(op.base),
+            _export_reg(op.index), op.scale, op.disp, op.segment)
+
+
+def _export_reg(reg: Reg | None) -> tuple | None:
+    return None if reg is None else (reg.file, reg.index, reg.bits, reg.shift)
+
+
+def _operand(exported: tuple) -> Operand:
+    kind, size, reg, imm, base, index, scale, disp, segment = exported
+    return Operand(kind, size, _reg(reg), imm, _reg(base), _reg(index), scale, disp, segment)
+
+
+def _reg(exported: tuple | None) -> Reg | None:
+    return None if exported is None else Reg(*exported)
+
+
 class UnsupportedOperand(Exception):
     pass
 
@@ -176,15 +197,54 @@ class Decoder:
         self.insns_decoded = 0
         # Addresses where the guest stops for its embedder: blocks end before them.
         self.stops: set[int] = set()
+        # Blocks an earlier run decoded (see adopt), by start address, in export's form.
+        self.adopted: dict[int, tuple] = {}
 
     def block(self, address: int) -> Block:
         """The block that starts at the guest address, decoded on first use."""
         block = self.blocks.get(address)
         if block is None:
-            block = self.blocks[address] = self._decode(address)
+            known = self.adopted.pop(address, None)
+            block = known and self._from_export(known)
+            if block is None:
+                block = self._decode(address)
+            self.blocks[address] = block
             if block.insns:
                 self.memory.mark_code(block.start, block.end)
         return block
+
+    def export(self) -> bytes:
+        """The blocks decoded so far (and those adopted and not used), for adopt()."""
+        blocks = [(b.start, b"".join(i.raw for i in b.insns), [
+            (i.size, i.name, tuple(_export_operand(op) for op in i.ops), i.rep, i.lock,
+             i.addr32, i.text) for i in b.insns])
+            for b in self.blocks.values() if b.insns and b.undefined_at is None]
+        return marshal.dumps(blocks + list(self.adopted.values()))
+
+    def adopt(self, data: bytes) -> None:
+        """Take blocks that export() gave in an earlier run; each is used, when first asked
+        for, only if the guest's code bytes there are still the ones it was decoded from."""
+        try:
+            self.adopted = {entry[0]: entry for entry in marshal.loads(data)}
+        except (ValueError, EOFError, TypeError, IndexError, KeyError):
+            self.adopted = {}
+
+    def _from_export(self, known: tuple) -> Block | None:
+        try:
+            start, raw, insns = known
+            if self.memory.read(start, len(raw), PROT_EXEC) != raw:
+                return None
+            block, address = Block(start, []), start
+            for size, name, ops, rep, lock, addr32, text in insns:
+                if address in self.stops and block.insns:
+                    return None  # the embedder stops here: the block would end before it
+                offset = address - start
+                block.insns.append(Insn(address, size, name, tuple(map(_operand, ops)),
+                                        raw[offset:offset + size], rep, lock, addr32, text))
+                address += size
+            return block if address == start + len(raw) else None
+        except (GuestMemoryError, TypeError, ValueError):
+            return None
 
     def executable(self, address: int) -> bool:
         m = self.memory.find(address)

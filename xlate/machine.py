@@ -193,7 +193,7 @@ class Machine:
                 self._engine = JitEngine(self.cpu, self.decoder, self.stats, threshold,
                                          cache=cache)
                 if cache and self.program_digest:
-                    self._engine.preload(cache.manifest(self.program_digest), self.memory)
+                    self._engine.preload(self.program_digest, self.memory)
             else:
                 from xlate.interp import InterpEngine
                 self._engine = InterpEngine(self.cpu, self.decoder, self.stats)

@@ -183,9 +183,27 @@ class CodeCache:
     def store(self, region: RegionCode, kind: str = "regions") -> None:
         meta = json.dumps({"name": region.name, "blocks": region.blocks}).encode()
         payload = struct.pack("<I", len(meta)) + meta + region.obj
-        header = _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(region.key), len(payload),
-                              hashlib.sha256(payload).digest())
-        self._write(self._path(region.key, kind), header + payload)
+        self._write(self._path(region.key, kind), _seal(region.key, payload))
+
+    # -- decoded blocks ----------------------------------------------------------------------
+
+    def _blocks_path(self, program_digest: str) -> tuple[str, str]:
+        key = hashlib.sha256(self.environment + program_digest.encode()).hexdigest()
+        return os.path.join(self.directory, "programs", f"{program_digest}.blocks"), key
+
+    def load_blocks(self, program_digest: str) -> bytes | None:
+        """What the decoder exported in an earlier run of the program (Decoder.export), if a
+        sound file of this translator's holds it."""
+        path, key = self._blocks_path(program_digest)
+        try:
+            with open(path, "rb") as f:
+                return _unseal(f.read(), key)
+        except OSError:
+            return None
+
+    def store_blocks(self, program_digest: str, data: bytes) -> None:
+        path, key = self._blocks_path(program_digest)
+        self._write(path, _seal(key, data))
 
     def _write(self, path: str, data: bytes) -> None:
         if not self.writable:
@@ -235,8 +253,10 @@ class CodeCache:
     def stats(self) -> dict[str, int]:
         regions = _files(os.path.join(self.directory, "regions"), ".o")
         programs = _files(os.path.join(self.directory, "programs"), ".json")
+        others = (_files(os.path.join(self.directory, "programs"), ".blocks")
+                  + _files(os.path.join(self.directory, "support"), ".o"))
         return {"regions": len(regions), "programs": len(programs),
-                "bytes": sum(os.path.getsize(p) for p in regions + programs)}
+                "bytes": sum(os.path.getsize(p) for p in regions + programs + others)}
 
 
 def _files(directory: str, suffix: str) -> list[str]:
@@ -245,13 +265,27 @@ def _files(directory: str, suffix: str) -> list[str]:
             if name.endswith(suffix) and not name.startswith(".tmp-")]
 
 
-def _decode(data: bytes, key: str) -> RegionCode | None:
+def _seal(key: str, payload: bytes) -> bytes:
+    """A cache file's contents: a header that names the key and checksums the payload."""
+    return _HEADER.pack(MAGIC, FORMAT, bytes.fromhex(key), len(payload),
+                        hashlib.sha256(payload).digest()) + payload
+
+
+def _unseal(data: bytes, key: str) -> bytes | None:
+    """The payload of a cache file, if it is sound and of this key."""
     if len(data) < _HEADER.size:
         return None
     magic, version, stored_key, length, digest = _HEADER.unpack_from(data)
     payload = data[_HEADER.size:]
     if (magic != MAGIC or version != FORMAT or stored_key.hex() != key or length != len(payload)
             or hashlib.sha256(payload).digest() != digest):
+        return None
+    return payload
+
+
+def _decode(data: bytes, key: str) -> RegionCode | None:
+    payload = _unseal(data, key)
+    if payload is None:
         return None
     try:
         (meta_length,) = struct.unpack_from("<I", payload)

@@ -258,9 +258,13 @@ class JitEngine:
         if cached:
             self.cached_keys.append(region.key)
 
-    def preload(self, keys: list[str], memory: AddressSpace) -> None:
-        """Install regions that earlier runs compiled, where the guest code is what it was."""
-        for key in keys:
+    def preload(self, program_digest: str, memory: AddressSpace) -> None:
+        """Install the regions that earlier runs of the program compiled, and adopt the blocks
+        they decoded, where the guest code is what it was."""
+        blocks = self.cache.load_blocks(program_digest)
+        if blocks is not None:
+            self.decoder.adopt(blocks)
+        for key in self.cache.manifest(program_digest):
             region = self.cache.load(key)
             if region is None or any(addr in self.translated for addr, _ in region.blocks):
                 continue
@@ -305,6 +309,8 @@ class JitEngine:
             self._install_finished(wait=True)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
+            if self.decoder.insns_decoded:  # else the blocks on file are all there is
+                self.cache.store_blocks(program_digest, self.decoder.export())
         self.stats.instructions_interpreted = self.interpreter.insns_executed
         self.stats.blocks_interpreted = self.blocks_interpreted
         self.stats.compiled_entries = self.cpu.compiled_entries
