@@ -1,7 +1,7 @@
-/* 64-bit div and idiv: rdx:rax divided by the operand, quotient to rax and remainder to rdx.
- * (The narrower divisions are inline in generated code: their dividends fit in 64 bits.)
- * Returns nonzero, changing nothing, when the hardware raises #DE: a zero divisor or a quotient
- * that does not fit. */
+/* 64-bit div and idiv: high:low (rdx:rax) divided by the divisor. (The narrower divisions are
+ * inline in generated code: their dividends fit in 64 bits.) Pure functions: nonzero when the
+ * hardware raises #DE, a zero divisor or a quotient that does not fit; else out[0] is the
+ * quotient and out[1] the remainder. */
 #include "runtime.h"
 
 /* high:low / divisor where high < divisor, so that the quotient fits in 64 bits. */
@@ -19,24 +19,19 @@ static uint64_t divide_128(uint64_t high, uint64_t low, uint64_t divisor, uint64
 #endif
 }
 
-uint64_t xlate_helper_div(xlate_cpu *cpu, uint64_t unused, uint64_t divisor)
+uint64_t xlate_pure_div(uint64_t high, uint64_t low, uint64_t divisor, uint64_t *out)
 {
-    (void)unused;
-    if (divisor == 0 || cpu->gpr[RDX] >= divisor) /* zero, or a quotient that does not fit */
+    if (divisor == 0 || high >= divisor) /* zero, or a quotient that does not fit */
         return 1;
-    uint64_t remainder;
-    cpu->gpr[RAX] = divide_128(cpu->gpr[RDX], cpu->gpr[RAX], divisor, &remainder);
-    cpu->gpr[RDX] = remainder;
+    out[0] = divide_128(high, low, divisor, &out[1]);
     return 0;
 }
 
-uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t unused, uint64_t divisor)
+uint64_t xlate_pure_idiv(uint64_t high, uint64_t low, uint64_t divisor, uint64_t *out)
 {
-    (void)unused;
     if (divisor == 0)
         return 1;
     /* On magnitudes, with the signs applied after. */
-    uint64_t high = cpu->gpr[RDX], low = cpu->gpr[RAX];
     int negative = (int64_t)high < 0, negative_divisor = (int64_t)divisor < 0;
     if (negative) { /* high:low = -(high:low) */
         low = -low;
@@ -49,7 +44,7 @@ uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t unused, uint64_t divisor)
     int negative_quotient = negative != negative_divisor;
     if (q > (1ull << 63) - !negative_quotient)
         return 1; /* beyond the signed range */
-    cpu->gpr[RAX] = negative_quotient ? -q : q;
-    cpu->gpr[RDX] = negative ? -remainder : remainder;
+    out[0] = negative_quotient ? -q : q;
+    out[1] = negative ? -remainder : remainder;
     return 0;
 }

@@ -22,10 +22,12 @@ static inline uint8_t *xlate_host(xlate_cpu *cpu, uint64_t guest_addr, uint64_t 
     return cpu->mem_base + guest_addr;
 }
 
-/* The cc_op of an operation of kind XLATE_CC_* on operands of 1, 2, 4 or 8 bytes. */
+/* The cc_op of an operation of kind XLATE_CC_* on operands of 1, 2, 4 or 8 bytes that sets all
+ * six arithmetic flags. */
 static inline uint32_t xlate_cc_op(uint32_t kind, uint64_t size)
 {
-    return (kind - 1) * 4 + (uint32_t)__builtin_ctzll(size) + 1;
+    return ((kind - 1) * 4 + (uint32_t)__builtin_ctzll(size) + 1) |
+           XLATE_CC_LAZY_ALL << XLATE_CC_LAZY_SHIFT;
 }
 
 int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);

@@ -22,10 +22,9 @@
 #define XLATE_STOP_CODE_WRITTEN 2 /* by the fault handler: XLATE_EXIT_CODE_WRITTEN */
 
 /* Flag slots in xlate_cpu.flags: one byte each, 0 or 1, so generated code reads and writes a
- * flag without packing rflags. The six arithmetic flags (all but DF) are in their slots only
- * while xlate_cpu.cc_op is XLATE_CC_EXPLICIT; otherwise cc_op and the values beside it describe
- * the last flag-setting operation, from which the semantics (xlate/semantics/flags.py) compute a
- * flag where it is read. C code that sets flags sets all six and cc_op = XLATE_CC_EXPLICIT. */
+ * flag without packing rflags. An arithmetic flag (any but DF) may instead be lazy: computed
+ * where it is read, by the semantics (xlate/semantics/flags.py), from a description of the last
+ * flag-setting operation, cc_op and the values beside it. */
 #define XLATE_CF 0
 #define XLATE_PF 1
 #define XLATE_AF 2
@@ -33,15 +32,23 @@
 #define XLATE_SF 4
 #define XLATE_OF 5
 #define XLATE_DF 6
-/* xlate_cpu.cc_op: XLATE_CC_EXPLICIT, or (kind - 1) * 4 + log2(operand bytes) + 1 for an
- * operation of one of these kinds (cc_dst = cc_src1 op cc_src2). */
-#define XLATE_CC_EXPLICIT 0
+/* xlate_cpu.cc_op: in bits 0-7, the operation, (kind - 1) * 4 + log2(operand bytes) + 1 for
+ * one of the kinds below (cc_dst = cc_src1 op cc_src2); in bits 8-13, which arithmetic flags
+ * are lazy (bit i: the i-th of CF PF AF ZF SF OF), the others being in their slots. 0: all
+ * explicit. */
+#define XLATE_CC_LAZY_SHIFT 8
+#define XLATE_CC_LAZY_ALL 0x3f
 #define XLATE_CC_ADD 1
 #define XLATE_CC_SUB 2
 #define XLATE_CC_LOGIC 3
-#define XLATE_CC_INC 4    /* CF is the explicit slot's */
-#define XLATE_CC_DEC 5    /* CF is the explicit slot's */
+#define XLATE_CC_INC 4    /* CF is never lazy */
+#define XLATE_CC_DEC 5
 #define XLATE_CC_MUL 6    /* cc_src1: the 0/1 overflow (CF, OF); cc_dst: the low half */
+#define XLATE_CC_ADC 7    /* add and subtract with a carry (borrow) in */
+#define XLATE_CC_SBB 8
+#define XLATE_CC_SHL 9    /* cc_src2: the (nonzero) count */
+#define XLATE_CC_SHR 10
+#define XLATE_CC_SAR 11
 
 /* Guest addresses are below this; host base + address for the rest. Beyond the space lies a
  * guard region, inaccessible, so that an access at its very end or a clamped wild address
@@ -71,7 +78,7 @@ typedef struct xlate_cpu {
     uint64_t fs_base;
     uint64_t gs_base;
     uint8_t flags[8];
-    uint32_t cc_op;            /* XLATE_CC_EXPLICIT, or how cc_dst, cc_src1, cc_src2 define them */
+    uint32_t cc_op;            /* which flags are lazy, and how cc_dst, cc_src1, cc_src2 give them */
     uint32_t pad1;
     uint64_t cc_dst;           /* the result */
     uint64_t cc_src1;          /* its operands */
@@ -142,8 +149,10 @@ uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_lods(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_cmps(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_scas(xlate_cpu *cpu, uint64_t size, uint64_t rep);
-uint64_t xlate_helper_div(xlate_cpu *cpu, uint64_t unused, uint64_t divisor);   /* 64-bit */
-uint64_t xlate_helper_idiv(xlate_cpu *cpu, uint64_t unused, uint64_t divisor);  /* 64-bit */
+/* Pure functions: results from the arguments alone, no guest state. 64-bit div and idiv of
+ * high:low by divisor: nonzero for #DE, else out[0] = quotient, out[1] = remainder. */
+uint64_t xlate_pure_div(uint64_t high, uint64_t low, uint64_t divisor, uint64_t *out);
+uint64_t xlate_pure_idiv(uint64_t high, uint64_t low, uint64_t divisor, uint64_t *out);
 uint64_t xlate_helper_cpuid(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 uint64_t xlate_helper_rdtsc(xlate_cpu *cpu, uint64_t unused_a, uint64_t unused_b);
 

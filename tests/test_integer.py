@@ -61,18 +61,22 @@ SEQUENCE_REGS = {64: ("rax", "rbx", "rcx", "rdx"), 32: ("eax", "ebx", "ecx", "ed
 @st.composite
 def flag_sequences(draw: st.DrawFn) -> object:
     """A few instructions on four registers, where later ones read the flags earlier ones
-    set (or keep): only fully defined flags are ever read (shifts by 0 or 1 only)."""
+    set (or keep): only fully defined flags are ever read (shifts and rotates by 0 or 1 only).
+    Some set all the flags, some a few (inc, dec and the rotates keep others), some none."""
     ops = Operands(draw)
     lines = []
     for _ in range(draw(st.integers(2, 6))):
         bits = draw(st.sampled_from((8, 16, 32, 64)))
         a, c = (draw(st.sampled_from(SEQUENCE_REGS[bits])) for _ in range(2))
         cc = draw(st.sampled_from(CONDITIONS))
+        c16 = SEQUENCE_REGS[max(bits, 16)][1]
         lines.append(draw(st.sampled_from((
             f"add {a}, {c}", f"adc {a}, {c}", f"sub {a}, {c}", f"sbb {a}, {c}", f"cmp {a}, {c}",
             f"and {a}, {c}", f"xor {a}, {c}", f"test {a}, {c}", f"inc {a}", f"dec {a}",
-            f"neg {a}", f"not {a}", f"shl {a}, 1", f"sar {a}, 1", f"shr {a}, 0", f"rcl {a}, 1",
-            f"rcr {a}, 1", f"set{cc} {SEQUENCE_REGS[8][0]}", f"cmov{cc} r8, r9",
+            f"neg {a}", f"not {a}", f"shl {a}, 1", f"sar {a}, 1", f"shr {a}, 1", f"shr {a}, 0",
+            f"and ecx, 1\nshl {a}, cl", f"and ecx, 1\nsar {a}, cl", f"rol {a}, 1", f"ror {a}, 1",
+            f"rcl {a}, 1", f"rcr {a}, 1", f"popcnt {SEQUENCE_REGS[max(bits, 16)][0]}, {c16}",
+            f"set{cc} {SEQUENCE_REGS[8][0]}", f"cmov{cc} r8, r9",
             f"j{cc} 1f\nmov r10d, {len(lines)}\n1:", "stc", "clc", "cmc"))))
     return ops.case("\n".join(lines))
 

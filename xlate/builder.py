@@ -68,19 +68,20 @@ class Builder(VectorPrimitives):
     def get_gpr(self, index: int) -> Value: raise NotImplementedError
     def set_gpr(self, index: int, value: Value) -> None: raise NotImplementedError
     # Flags (see xlate.semantics.flags): get_flag computes a lazily described flag; set_flag
-    # sets one flag explicitly, keeping the others; set_flags sets several at once, which is
-    # cheaper when it sets all six arithmetic flags (the old ones then need not be known);
-    # set_flags_lazy describes all six by the kind, width, result and operands of an operation.
+    # and set_flags set flags explicitly, keeping the others; set_flags_lazy describes the
+    # arithmetic flags by the kind, width, result and operands of an operation (or, when
+    # `unless` holds, leaves them as they are).
     def get_flag(self, name: str) -> Value: raise NotImplementedError
     def set_flag(self, name: str, value: Value) -> None: raise NotImplementedError
     def set_flags(self, values: dict[str, Value]) -> None: raise NotImplementedError
 
-    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value) -> None:
+    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value,
+                       unless: Value | None = None) -> None:
         raise NotImplementedError
 
     def lazy_flags(self) -> tuple[int, int, Value, Value, Value] | None:
-        """(kind, bits, r, x, y) of the lazy description the flags have now, where the engine
-        knows it; None when they are explicit or not known."""
+        """(kind, bits, r, x, y) of the lazy description that all six arithmetic flags follow
+        now, where the engine knows it; None otherwise."""
         raise NotImplementedError
 
     def get_xmm(self, index: int) -> Value: raise NotImplementedError
@@ -94,6 +95,11 @@ class Builder(VectorPrimitives):
 
     def call_helper(self, name: str, a: Value, b: Value) -> Value:
         """Call the C helper xlate_helper_<name>(cpu, a, b): it sees and may change all state."""
+        raise NotImplementedError
+
+    def call_pure(self, name: str, a: Value, b: Value, c: Value) -> tuple[Value, Value, Value]:
+        """Call the C function xlate_pure_<name>(a, b, c, out), which computes from its
+        arguments alone (no guest state, no memory): (its 64-bit result, out[0], out[1])."""
         raise NotImplementedError
 
     # -- primitives: control --------------------------------------------------------------

@@ -21,7 +21,6 @@ from xlate.semantics import SEMANTICS, flags, system
 from xlate.vector_interp import VectorInterp
 
 _SEGMENT_FIELD = {"fs": "fs_base", "gs": "gs_base"}
-_ARITH = frozenset(flags.ARITH)
 
 
 class BlockExit(Exception):
@@ -42,6 +41,7 @@ class InterpBuilder(VectorInterp, Builder):
         self.exit_code = EXIT_NEXT
         self.code_written = False  # the current instruction wrote to translated code
         self.helpers: dict[str, object] = {}
+        self.pure_out = ffi.new("uint64_t[2]")
 
     # values
     def const(self, value: int, bits: int) -> int: return value & mask(bits)
@@ -87,48 +87,38 @@ class InterpBuilder(VectorInterp, Builder):
     def set_gpr(self, index: int, value: int) -> None: self.gpr[index] = value
     def get_flag(self, name: str) -> int:
         cpu = self.cpu
-        op = cpu.cc_op
-        if op == flags.EXPLICIT or name == "df" or (name == "cf" and op in flags.KEEPS_CARRY):
-            return self.flags[FLAG_SLOT[name]]
-        kind, bits = flags.CC_KIND[op]
-        return flags.formula(self, kind, bits, name, cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
+        if name != "df" and cpu.cc_op >> flags.LAZY_SHIFT & flags.BIT[name]:
+            kind, bits = flags.CC_KIND[cpu.cc_op & 0xFF]
+            return flags.formula(self, kind, bits, name, cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
+        return self.flags[FLAG_SLOT[name]]
 
     def set_flag(self, name: str, value: int) -> None:
-        if name != "df":
-            self._materialise()
-        self.flags[FLAG_SLOT[name]] = value
+        self.set_flags({name: value})
 
     def set_flags(self, values: dict[str, int]) -> None:
-        if _ARITH.issubset(values):
-            self.cpu.cc_op = flags.EXPLICIT
-        else:
-            self._materialise()
+        explicit = 0
         for name, value in values.items():
             self.flags[FLAG_SLOT[name]] = value
+            explicit |= flags.BIT.get(name, 0)
+        self.cpu.cc_op &= ~(explicit << flags.LAZY_SHIFT)
 
-    def _materialise(self) -> None:
-        """Compute the lazily described flags into their slots."""
-        if self.cpu.cc_op != flags.EXPLICIT:
-            values = [(FLAG_SLOT[name], self.get_flag(name)) for name in flags.ARITH]
-            for slot, value in values:
-                self.flags[slot] = value
-            self.cpu.cc_op = flags.EXPLICIT
-
-    def set_flags_lazy(self, kind: int, bits: int, r: int, x: int, y: int) -> None:
+    def set_flags_lazy(self, kind: int, bits: int, r: int, x: int, y: int,
+                       unless: int | None = None) -> None:
+        if unless:
+            return
         cpu = self.cpu
-        if kind in (flags.INC, flags.DEC):  # they keep CF: it must be in its slot
-            op = cpu.cc_op
-            if op != flags.EXPLICIT and op not in flags.KEEPS_CARRY:
-                self.flags[FLAG_SLOT["cf"]] = self.get_flag("cf")
-        cpu.cc_op = flags.CC_OP[kind, bits]
+        lazy = flags.lazy_bits(kind)
+        if not lazy & flags.BIT["cf"]:  # it keeps CF: in its slot
+            self.flags[FLAG_SLOT["cf"]] = self.get_flag("cf")
+        cpu.cc_op = flags.CC_OP[kind, bits] | lazy << flags.LAZY_SHIFT
         cpu.cc_dst, cpu.cc_src1, cpu.cc_src2 = r, x, y
 
     def lazy_flags(self) -> tuple[int, int, int, int, int] | None:
         cpu = self.cpu
         op = cpu.cc_op
-        if op == flags.EXPLICIT:
+        if op >> flags.LAZY_SHIFT != flags.ALL:
             return None
-        return (*flags.CC_KIND[op], cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
+        return (*flags.CC_KIND[op & 0xFF], cpu.cc_dst, cpu.cc_src1, cpu.cc_src2)
 
     def get_xmm(self, index: int) -> int:
         return int.from_bytes(ffi.buffer(self.cpu.xmm[index]), "little")
@@ -170,6 +160,11 @@ class InterpBuilder(VectorInterp, Builder):
         if self.cpu.code_written_end:
             self.code_written = True
         return result
+
+    def call_pure(self, name: str, a: int, b: int, c: int) -> tuple[int, int, int]:
+        out = self.pure_out
+        result = getattr(lib, "xlate_pure_" + name)(a, b, c, out)
+        return result, out[0], out[1]
 
     # control
     def end_block(self, next_rip: int, exit_code: int = 0) -> None:

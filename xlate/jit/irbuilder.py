@@ -22,6 +22,7 @@ I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
 PTR = ir.PointerType()
 BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
 HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
+PURE_FN = ir.FunctionType(I64, [I64, I64, I64, PTR])
 # The support module's function that computes flags from a lazy description, and its type.
 LAZY_FLAGS = "xlate_lazy_flags"
 LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
@@ -125,9 +126,9 @@ class IRBuilder(VectorIR, ValueIR):
         self.gprs: dict[int, ir.Value] = {}
         self.flags: dict[str, ir.Value] = {}
         self.ccs: dict[str, ir.Value] = {}  # cc_op, cc_dst, cc_src1, cc_src2 (i32, i64s)
-        # The flags' lazy description as this block set it: (cc_op, r, x, y), the values at
-        # the operation's width; (EXPLICIT,) when the flags are in their slots; None before the
-        # block has set any, when only the variables know.
+        # The flags' lazy description as this block set it: (operation, lazy bits, r, x, y),
+        # the values at the operation's width; None before the block has set any, or where it
+        # depends on what ran before, when only the variables know.
         self.cc: tuple | None = None
         self.cc_packed: ir.Value | None = None  # the flags computed from the variables
         self.xmms: dict[int, ir.Value] = {}
@@ -343,65 +344,64 @@ class IRBuilder(VectorIR, ValueIR):
 
     def get_flag(self, name: str) -> Value:
         cc = self.cc
-        if name == "df" or (cc is not None and (cc[0] == flags.EXPLICIT or (
-                name == "cf" and cc[0] in flags.KEEPS_CARRY))):
+        if name == "df" or (cc is not None and not cc[1] & flags.BIT[name]):
             return self._get(self.flags, name, "flag")
         if cc is not None:
-            kind, bits = flags.CC_KIND[cc[0]]
-            return flags.formula(self, kind, bits, name, *cc[1:])
+            op, _, *described = cc
+            return flags.formula(self, *flags.CC_KIND[op], name, *described)
         # Described by whatever ran before this block: computed from the variables.
-        op = self._get(self.ccs, "op", "cc")
+        word = self._get(self.ccs, "op", "cc")
         if self.cc_packed is None:
             fn = self.external(LAZY_FLAGS, LAZY_FLAGS_FN)
-            self.cc_packed = self.ir.call(fn, [op, *(
+            self.cc_packed = self.ir.call(fn, [word, *(
                 self._get(self.ccs, which, "cc") for which in ("dst", "src1", "src2"))])
-        shifted = self.ir.lshr(self.cc_packed, ir.Constant(I8, flags.ARITH.index(name)))
-        explicit = self.ir.icmp_unsigned("==", op, ir.Constant(I32, flags.EXPLICIT))
-        if name == "cf":
-            low, high = min(flags.KEEPS_CARRY), max(flags.KEEPS_CARRY)
-            assert high - low + 1 == len(flags.KEEPS_CARRY)
-            keeps = self.ir.icmp_unsigned("<", self.ir.sub(op, ir.Constant(I32, low)),
-                                          ir.Constant(I32, high - low + 1))
-            explicit = self.ir.or_(explicit, keeps)
-        return self.ir.select(explicit, self._get(self.flags, name, "flag"),
-                              self.ir.trunc(shifted, I1))
+        i = flags.ARITH.index(name)
+        lazy = self.ir.trunc(self.ir.lshr(word, ir.Constant(I32, flags.LAZY_SHIFT + i)), I1)
+        computed = self.ir.trunc(self.ir.lshr(self.cc_packed, ir.Constant(I8, i)), I1)
+        return self.ir.select(lazy, computed, self._get(self.flags, name, "flag"))
 
     def set_flag(self, name: str, value: Value) -> None:
         self.set_flags({name: value})
 
     def set_flags(self, values: dict[str, Value]) -> None:
-        if any(name != "df" for name in values):
-            self._materialise(skip=values.keys())
+        explicit = 0
         for name, value in values.items():
             self._set(self.flags, name, "flag", value)
-
-    def _materialise(self, skip=()) -> None:
-        """Compute the lazily described flags (but those in skip) into their variables; the
-        flags are then explicit."""
-        if self.cc is not None and self.cc[0] == flags.EXPLICIT:
+            explicit |= flags.BIT.get(name, 0)
+        if not explicit:
             return
-        values = {name: self.get_flag(name) for name in flags.ARITH if name not in skip}
-        for name, value in values.items():
-            self._set(self.flags, name, "flag", value)
-        self._set(self.ccs, "op", "cc", ir.Constant(I32, flags.EXPLICIT))
-        self.cc, self.cc_packed = (flags.EXPLICIT,), None
-
-    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value) -> None:
         cc = self.cc
-        if kind in (flags.INC, flags.DEC) and not (cc is not None and (
-                cc[0] == flags.EXPLICIT or cc[0] in flags.KEEPS_CARRY)):
-            self._set(self.flags, "cf", "flag", self.get_flag("cf"))  # they keep it
+        if cc is not None:
+            op, lazy, *described = cc
+            self.cc = (op, lazy & ~explicit, *described)
+            word = ir.Constant(I32, op | (lazy & ~explicit) << flags.LAZY_SHIFT)
+        else:
+            word = self.ir.and_(self._get(self.ccs, "op", "cc"),
+                                ir.Constant(I32, ~(explicit << flags.LAZY_SHIFT) & 0xFFFFFFFF))
+        self._set(self.ccs, "op", "cc", word)
+
+    def set_flags_lazy(self, kind: int, bits: int, r: Value, x: Value, y: Value,
+                       unless: Value | None = None) -> None:
+        lazy = flags.lazy_bits(kind)
+        if not lazy & flags.BIT["cf"]:  # it keeps CF: in its slot
+            self._set(self.flags, "cf", "flag", self.get_flag("cf"))
         op = flags.CC_OP[kind, bits]
-        self._set(self.ccs, "op", "cc", ir.Constant(I32, op))
-        for which, value in (("dst", r), ("src1", x), ("src2", y)):
-            self._set(self.ccs, which, "cc", self.zext(value, bits, 64))
-        self.cc, self.cc_packed = (op, r, x, y), None
+        new = {"op": ir.Constant(I32, op | lazy << flags.LAZY_SHIFT), "dst": r, "src1": x,
+               "src2": y}
+        for which, value in new.items():
+            if which != "op":
+                value = self.zext(value, bits, 64)
+            if unless is not None:
+                value = self.ir.select(unless, self._get(self.ccs, which, "cc"), value)
+            self._set(self.ccs, which, "cc", value)
+        self.cc = None if unless is not None else (op, lazy, r, x, y)
+        self.cc_packed = None
 
     def lazy_flags(self) -> tuple | None:
         cc = self.cc
-        if cc is None or cc[0] == flags.EXPLICIT:
+        if cc is None or cc[1] != flags.ALL:
             return None
-        return (*flags.CC_KIND[cc[0]], *cc[1:])
+        return (*flags.CC_KIND[cc[0]], *cc[2:])
 
     def get_xmm(self, index: int) -> Value:
         return self._get(self.xmms, index, "xmm")
@@ -467,6 +467,15 @@ class IRBuilder(VectorIR, ValueIR):
         self.forget()
         self.helper_called = True  # helpers store through xlate_host_write
         return result
+
+    def call_pure(self, name: str, a: Value, b: Value, c: Value) -> tuple[Value, Value, Value]:
+        out = self.invariants.get("pure_out")
+        if out is None:
+            out = self.invariants["pure_out"] = self.entry.alloca(ir.VectorType(I64, 2))
+        result = self.ir.call(self.external("xlate_pure_" + name, PURE_FN), [a, b, c, out])
+        second = self.ir.gep(out, [ir.Constant(I64, 8)], source_etype=I8)
+        return (result, self.ir.load(out, typ=I64, align=8),
+                self.ir.load(second, typ=I64, align=8))
 
     # -- primitives: control -----------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from xlate.errors import XlateError
 from xlate.runtime import ffi, lib
 
 # C functions that generated code calls by name: every helper declared in csrc/xlate.h.
-RUNTIME_SYMBOLS = ("xlate_note_code_write",
-                   *(name for name in dir(lib) if name.startswith("xlate_helper_")))
+RUNTIME_SYMBOLS = ("xlate_note_code_write", *(
+    name for name in dir(lib) if name.startswith(("xlate_helper_", "xlate_pure_"))))
 _ERROR_SIZE = 256
 
 

@@ -20,14 +20,14 @@ def support_module() -> str:
 
 def _lazy_flags(b: ValueIR) -> None:
     """`i8 xlate_lazy_flags(i32 cc_op, i64 dst, i64 src1, i64 src2)`: the arithmetic flags (bit
-    i is flags.ARITH[i]) of a lazy description, by the semantics' formulas; 0 for a flag that
-    is the explicit slot's (and for every flag when cc_op says they all are)."""
+    i is flags.ARITH[i]) of the operation that cc_op's low byte describes, by the semantics'
+    formulas (0 for a flag that is never lazy); cc_op's lazy bits say which of them count."""
     fn = ir.Function(b.module, LAZY_FLAGS_FN, LAZY_FLAGS)
-    op, *described = fn.args
+    word, *described = fn.args
     entry = ir.IRBuilder(fn.append_basic_block("entry"))
-    explicit = fn.append_basic_block("explicit")
-    ir.IRBuilder(explicit).ret(ir.Constant(I8, 0))
-    switch = entry.switch(op, explicit)
+    none = fn.append_basic_block("none")
+    ir.IRBuilder(none).ret(ir.Constant(I8, 0))
+    switch = entry.switch(entry.and_(word, ir.Constant(I32, 0xFF)), none)
     for code, (kind, bits) in flags.CC_KIND.items():
         block = fn.append_basic_block(f"op{code}")
         switch.add_case(ir.Constant(I32, code), block)

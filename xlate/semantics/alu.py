@@ -21,7 +21,7 @@ def arith(b: Builder, insn: Insn) -> None:
         r = b.sub(r, c, bits) if subtract else b.add(r, c, bits)
     if insn.name != "cmp":
         b.write(insn.op(0), r)
-    (flags.sub if subtract else flags.add)(b, r, x, y, bits, carry)
+    (flags.sub if subtract else flags.add)(b, r, x, y, bits, carry is not None)
 
 
 @semantics("and", "or", "xor", "test", undefined="af")

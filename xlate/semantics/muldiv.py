@@ -43,13 +43,15 @@ def multiply(b: Builder, insn: Insn) -> None:
 @semantics("div", "idiv", undefined="cf of af zf sf pf")
 def divide(b: Builder, insn: Insn) -> None:
     # rdx:rax (ax for bytes) by the operand; #DE (nothing written) for a zero divisor or a
-    # quotient that does not fit. A 64-bit division needs a 128-bit dividend: a C helper does
-    # it (sparing LLVM the 128-bit division library calls), returning nonzero for #DE.
+    # quotient that does not fit. A 64-bit division needs a 128-bit dividend: a C function
+    # does it (sparing LLVM the 128-bit division library calls), returning nonzero for #DE.
     bits = insn.op(0).size * 8
     divisor = b.read(insn.op(0))
     if bits == 64:
-        status = b.call_helper(insn.name, b.const(0, 64), divisor)
+        status, q, r = b.call_pure(insn.name, b.get_gpr(2), b.get_gpr(0), divisor)
         b.exit_if(b.ne(status, b.const(0, 64), 64), EXIT_DIVIDE)
+        b.set_gpr(0, q)
+        b.set_gpr(2, r)
         return
     wide = 2 * bits
     if bits == 8:

@@ -42,14 +42,6 @@ def _set_flags_unless_zero(b: Builder, insn: Insn, bits: int, zero: Value,
     b.set_flags(new)
 
 
-def _safe_shift(b: Builder, op, x: Value, n: Value) -> Value:
-    """x shifted by n in 64 bits, where n may be 64 or more (giving what a wider shift would)."""
-    big = b.ult(b.const(63, 64), n, 64)
-    shifted = op(x, b.and_(n, b.const(63, 64), 64), 64)
-    fill = b.const(0, 64) if op != b.ashr else b.ashr(x, b.const(63, 64), 64)
-    return b.select(big, fill, shifted, 64)
-
-
 @semantics("shl", "sal", "shr", "sar", undefined="af of")
 def shift(b: Builder, insn: Insn) -> None:
     bits = insn.op(0).size * 8
@@ -58,23 +50,20 @@ def shift(b: Builder, insn: Insn) -> None:
     zero = b.is_zero(n, 64)
     # Work in 64 bits: the sign-extended operand for sar, zero-extended otherwise.
     wide = b.sext(x, bits, 64) if insn.name == "sar" and bits < 64 else b.resize(x, bits, 64)
-    one_less = b.sub(n, b.const(1, 64), 64)  # the last bit out is the top/bottom bit after n-1
     if insn.name in ("shl", "sal"):
-        r64 = _safe_shift(b, b.shl, wide, n)
-        last = _safe_shift(b, b.shl, wide, one_less)
-        cf = b.bit(last, bits - 1, 64)
-        r = b.trunc(r64, 64, bits) if bits < 64 else r64
-        of = b.xor(b.sign(r, bits), cf, 1)
+        kind, r64 = flags.SHL, b.shl(wide, n, 64)
     else:
-        shr = b.ashr if insn.name == "sar" else b.lshr
-        r64 = _safe_shift(b, shr, wide, n)
-        cf = b.trunc(_safe_shift(b, shr, wide, one_less), 64, 1)
-        r = b.trunc(r64, 64, bits) if bits < 64 else r64
-        # OF is defined for 1-bit shifts: the original sign for shr, zero for sar.
-        of = b.sign(x, bits) if insn.name == "shr" else b.const(0, 1)
+        kind = flags.SAR if insn.name == "sar" else flags.SHR
+        r64 = (b.ashr if kind == flags.SAR else b.lshr)(wide, n, 64)
+    r = b.resize(r64, 64, bits)
     b.write(insn.op(0), b.select(zero, x, r, bits))
-    _set_flags_unless_zero(b, insn, bits, zero, {
-        "cf": cf, "of": of, "af": b.const(0, 1), **flags.result(b, r, bits)})
+    # The flags are the shift's, described lazily (flags.formula), unless the count is zero.
+    count = b.trunc(n, 64, bits)
+    constant = _constant_count(insn, bits, 1)
+    if constant is None:
+        b.set_flags_lazy(kind, bits, r, x, count, unless=zero)
+    elif constant:
+        b.set_flags_lazy(kind, bits, r, x, count)
 
 
 @semantics("rol", "ror", undefined="of")
