@@ -12,12 +12,16 @@ from xlate.runtime import ffi
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
 
-ENGINES = ("interp", "jit")
+# "python": the JIT's Python tier (xlate.pyblocks) for every block, LLVM never.
+ENGINES = ("interp", "jit", "python")
 
 
 def run_xlate(code: bytes, state: CpuState, engine: str) -> CpuState:
     """Run code at CODE_ADDR from state under the engine; the result as the oracle reports it."""
-    machine = Machine.bare(engine)
+    if engine == "python":
+        machine = Machine.bare("jit", jit_threshold=1 << 62, python_threshold=0)
+    else:
+        machine = Machine.bare(engine)
     memory, cpu = machine.memory, machine.cpu
     memory.map(DATA_ADDR, DATA_SIZE, PROT_READ | PROT_WRITE)
     memory.write(DATA_ADDR, state.mem)

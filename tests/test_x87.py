@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.difftest import ENGINES, compare, run_xlate
+from xlate.machine import ENGINES as ENGINES_OF_THE_COMMAND
 from tests.oracle import DATA_ADDR, CpuState, assemble, run_native
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -526,7 +527,7 @@ def _musl_hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(str(error))
 
 
-@engines
+@pytest.mark.parametrize("engine", ENGINES_OF_THE_COMMAND)
 def test_musl_printf_of_doubles_prints_what_it_prints_natively(
         engine: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     # musl formats doubles with long double arithmetic: every %f, %g, %e runs x87 code.

@@ -41,9 +41,12 @@ ENGINES = ("jit", "interp")
 class Stats:
     """What a run did, for --stats and benchmarks."""
     # Compiled code counts nothing (a counter would cost a memory update a block): these count
-    # the interpreter's work, and how often the dispatch loop entered compiled code.
+    # the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and how
+    # often the dispatch loop entered compiled code.
     instructions_interpreted: int = 0
     blocks_interpreted: int = 0
+    python_blocks_run: int = 0
+    python_blocks_compiled: int = 0
     compiled_entries: int = 0
     blocks_translated: int = 0
     translate_seconds: float = 0.0  # on the guest's thread
@@ -55,7 +58,8 @@ class Stats:
 
     def report(self) -> str:
         return (f"xlate: {self.instructions_interpreted} guest instructions interpreted "
-                f"({self.blocks_interpreted} blocks), compiled code entered "
+                f"({self.blocks_interpreted} blocks), {self.python_blocks_run} blocks run in "
+                f"Python ({self.python_blocks_compiled} compiled), compiled code entered "
                 f"{self.compiled_entries} times, {self.blocks_translated} blocks translated "
                 f"({self.regions_preloaded} regions from the code cache); "
                 f"translating {self.translate_seconds:.3f} s (and "
@@ -119,11 +123,13 @@ class Machine:
 
     def __init__(self, engine: str = "jit", strace: bool = False,
                  jit_threshold: int | None = None,
-                 cache_dir: str | os.PathLike | None = None) -> None:
+                 cache_dir: str | os.PathLike | None = None,
+                 python_threshold: int | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}")
         self.engine_name = engine
         self.jit_threshold = jit_threshold
+        self.python_threshold = python_threshold
         self.cache_dir = cache_dir
         self.program_digest = ""
         self.memory = AddressSpace()
@@ -141,7 +147,7 @@ class Machine:
              cache_dir: str | os.PathLike | None = None) -> Machine:
         """Load an ELF program as execve would, ready to run from its entry point.
 
-        jit_threshold: how many times the JIT interprets a block before compiling it (0:
+        jit_threshold: how many times the JIT runs a block before compiling it with LLVM (0:
         compile everything before it first runs; None: the default). cache_dir: where the JIT
         keeps compiled code between runs (None: nowhere)."""
         machine = cls(engine, strace, jit_threshold, cache_dir)
@@ -156,10 +162,13 @@ class Machine:
         return machine
 
     @classmethod
-    def bare(cls, engine: str = "jit", jit_threshold: int = 0) -> Machine:
+    def bare(cls, engine: str = "jit", jit_threshold: int = 0,
+             python_threshold: int | None = None) -> Machine:
         """An empty machine for running code snippets: map memory, set registers, run(until=).
-        The JIT compiles snippets before they first run, unless given a threshold."""
-        machine = cls(engine, jit_threshold=jit_threshold)
+        The JIT compiles snippets with LLVM before they first run, unless given a threshold;
+        python_threshold: how many times it interprets a block before compiling it to Python
+        (xlate.pyblocks), None for the default."""
+        machine = cls(engine, jit_threshold=jit_threshold, python_threshold=python_threshold)
         machine.os = LinuxOS(machine.memory, exe_path="", brk_start=0,
                              invalidate_code=machine.invalidate_code)
         return machine
@@ -187,11 +196,13 @@ class Machine:
         if self._engine is None:
             if self.engine_name == "jit":
                 from xlate.jit.cache import CodeCache
-                from xlate.jit.engine import DEFAULT_THRESHOLD, JitEngine
+                from xlate.jit.engine import DEFAULT_THRESHOLD, PYTHON_THRESHOLD, JitEngine
                 threshold = DEFAULT_THRESHOLD if self.jit_threshold is None else self.jit_threshold
                 cache = CodeCache(self.cache_dir) if self.cache_dir else None
+                python = (PYTHON_THRESHOLD if self.python_threshold is None
+                          else self.python_threshold)
                 self._engine = JitEngine(self.cpu, self.decoder, self.stats, threshold,
-                                         cache=cache)
+                                         cache=cache, python_threshold=python)
                 if cache and self.program_digest:
                     self._engine.preload(self.program_digest, self.memory)
             else:

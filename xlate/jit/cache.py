@@ -185,24 +185,28 @@ class CodeCache:
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         self._write(self._path(region.key, kind), _seal(region.key, payload))
 
-    # -- decoded blocks ----------------------------------------------------------------------
+    # -- per program: decoded blocks, Python functions ----------------------------------------
 
-    def _blocks_path(self, program_digest: str) -> tuple[str, str]:
-        key = hashlib.sha256(self.environment + program_digest.encode()).hexdigest()
-        return os.path.join(self.directory, "programs", f"{program_digest}.blocks"), key
+    def _program_path(self, program_digest: str, kind: str) -> tuple[str, str]:
+        # Python's code objects are also the Python version's.
+        version = sys.version.encode() if kind == "python" else b""
+        key = hashlib.sha256(self.environment + program_digest.encode() + kind.encode()
+                             + version).hexdigest()
+        return os.path.join(self.directory, "programs", f"{program_digest}.{kind}"), key
 
-    def load_blocks(self, program_digest: str) -> bytes | None:
-        """What the decoder exported in an earlier run of the program (Decoder.export), if a
-        sound file of this translator's holds it."""
-        path, key = self._blocks_path(program_digest)
+    def load_program_data(self, program_digest: str, kind: str) -> bytes | None:
+        """What an earlier run of the program exported of a kind ("blocks": the decoder's,
+        Decoder.export; "python": the Python functions', PyBlocks.export), if a sound file of
+        this translator's holds it."""
+        path, key = self._program_path(program_digest, kind)
         try:
             with open(path, "rb") as f:
                 return _unseal(f.read(), key)
         except OSError:
             return None
 
-    def store_blocks(self, program_digest: str, data: bytes) -> None:
-        path, key = self._blocks_path(program_digest)
+    def store_program_data(self, program_digest: str, kind: str, data: bytes) -> None:
+        path, key = self._program_path(program_digest, kind)
         self._write(path, _seal(key, data))
 
     def _write(self, path: str, data: bytes) -> None:
@@ -254,6 +258,7 @@ class CodeCache:
         regions = _files(os.path.join(self.directory, "regions"), ".o")
         programs = _files(os.path.join(self.directory, "programs"), ".json")
         others = (_files(os.path.join(self.directory, "programs"), ".blocks")
+                  + _files(os.path.join(self.directory, "programs"), ".python")
                   + _files(os.path.join(self.directory, "support"), ".o"))
         return {"regions": len(regions), "programs": len(programs),
                 "bytes": sum(os.path.getsize(p) for p in regions + programs + others)}

@@ -18,11 +18,12 @@ llvm.initialize_native_target()
 llvm.initialize_native_asmprinter()
 
 
-def region_module(guest_addr: int, blocks: list[Block], check_stores: bool) -> tuple[str, str]:
+def region_module(guest_addr: int, blocks: list[Block], check_stores: bool,
+                  likely: dict[int, list[int]]) -> tuple[str, str]:
     """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
-    translate_region for check_stores)."""
+    translate_region for check_stores and likely)."""
     module = ir.Module(name=f"region_{guest_addr:x}")
-    name = translate_region(module, blocks, SEMANTICS, check_stores)
+    name = translate_region(module, blocks, SEMANTICS, check_stores, likely)
     return str(module), name
 
 

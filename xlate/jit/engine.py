@@ -7,6 +7,7 @@ it is hot."""
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from xlate.interp import Interpreter
 from xlate.jit.cache import CodeCache, RegionCode
 from xlate.jit.linker import Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
+from xlate.pyblocks import PyBlocks
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
 if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
@@ -23,7 +25,10 @@ if TYPE_CHECKING:  # imported when the first region is compiled: a warm run need
 
     from xlate.jit.compiler import Compiler
 
-BATCH_BLOCKS = 256  # blocks per LLVM module: bigger batches amortise LLVM's per-module cost
+# Blocks per region: bigger regions keep more control flow inside compiled code, but LLVM's
+# time grows faster than their size (hello world's 556 blocks: 4.6 s of LLVM in regions of up
+# to 256 blocks, 2.6 s in regions of up to 64).
+BATCH_BLOCKS = 64
 # With no threshold nothing has run before it is compiled, so a region cannot be limited to
 # code that runs: it is kept small, to compile little that never runs, but not single blocks,
 # as LLVM's time per module dominates then (hello world: 10.6 s with 4, 13.7 with 1, 14.1 with 16).
@@ -31,9 +36,22 @@ UNTESTED_BATCH_BLOCKS = 4
 # LLVM takes milliseconds a block, the interpreter microseconds an instruction: a block pays for
 # its compilation after some hundreds of runs, and most blocks never get there.
 DEFAULT_THRESHOLD = 200
+# A block that has run this many times (and is not yet compiled by LLVM) is compiled to Python
+# (xlate.pyblocks), which costs about a millisecond and saves tens of microseconds a run.
+
+PYTHON_THRESHOLD = 8
+# A region follows a computed jump to this many of the places it went most.
+LIKELY_TARGETS = 4
 _CONDITIONAL = {"j" + cc for cc in ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p",
                                     "np", "l", "ge", "le", "g")} | {"jrcxz", "jecxz", "loop",
                                                                      "loope", "loopne"}
+
+
+def ends_indirect(block: Block) -> bool:
+    """Whether the block ends in a return, or a jump or call to a computed address."""
+    last = block.insns[-1] if block.insns else None
+    return last is not None and (last.name == "ret" or (
+        last.name in ("jmp", "call") and last.ops[0].kind != IMM))
 
 
 def successors(block: Block) -> list[int]:
@@ -81,9 +99,11 @@ class JitEngine:
     compiled from its first instruction."""
 
     def __init__(self, cpu, decoder: Decoder, stats, threshold: int = DEFAULT_THRESHOLD,
-                 opt_level: int = 2, cache: CodeCache | None = None) -> None:
+                 opt_level: int = 2, cache: CodeCache | None = None,
+                 python_threshold: int = PYTHON_THRESHOLD) -> None:
         self.cpu = cpu
         self.decoder = decoder
+        self.python_threshold = python_threshold
         self.stats = stats
         self.threshold = threshold
         self.cache = cache
@@ -92,6 +112,8 @@ class JitEngine:
         self.compiler: Compiler | None = None  # made when the first region is compiled
         self.linker = Linker()
         self.interpreter = Interpreter(cpu)
+        self.python = PyBlocks(cpu)
+        self.python_entries = 0
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.runs: dict[int, int] = {}  # guest address -> times interpreted
         self.translated: dict[int, int] = {}  # compiled block's guest address -> its end
@@ -99,15 +121,21 @@ class JitEngine:
         self.blocks_interpreted = 0
         self.worker: ThreadPoolExecutor | None = None
         self.jobs: list[_Job] = []
+        self.jobs_done = 0  # counted by the worker as it finishes each
+        self.jobs_seen = 0
         self.queued: set[int] = set()  # block addresses of unfinished jobs
+        # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
+        self.indirect: dict[int, dict[int, int]] = {}
 
     def run(self) -> int:
         cpu, stops, runs = self.cpu, self.decoder.stops, self.runs
+        python, gprs, flag_slots = self.python.functions, self.python.gprs, self.python.flags
+        indirect, python_threshold = self.indirect, self.python_threshold
         while True:
             exit_code = lib.xlate_dispatch(cpu, self.code_map)
             if exit_code != EXIT_MISS:
                 return exit_code
-            if self.jobs:
+            if self.jobs_done != self.jobs_seen:
                 self._install_finished()
                 if self.translated.get(cpu.rip):
                     continue
@@ -118,36 +146,57 @@ class JitEngine:
             if count >= self.threshold:
                 if rip not in self.queued:
                     self.translate(rip)
-                elif count >= 2 * self.threshold:
-                    # Still hot while its compilation is under way: interpreting it on would
-                    # only slow LLVM down (the GIL), so wait.
+                elif count >= 2 * self.threshold and python.get(rip) is None:
+                    # Still hot while its compilation is under way, and only the interpreter
+                    # to run it meanwhile: interpreting it on would only slow LLVM down (the
+                    # GIL), so wait.
                     self._install_finished(wait_for=rip)
                 if rip in self.translated:
                     continue
             runs[rip] = count + 1
-            self.blocks_interpreted += 1
-            exit_code = self.interpreter.run_block(self.decoder.block(rip))
+            function = None
+            if count >= python_threshold or rip in self.python.adopted:
+                function = python.get(rip, python)
+                if function is python:  # not compiled yet
+                    function = self.python.function(self._block(rip))
+            if function is not None:
+                self.python_entries += 1
+                exit_code = function(cpu, gprs, flag_slots)
+            else:
+                self.blocks_interpreted += 1
+                exit_code = self.interpreter.run_block(self._block(rip))
             if exit_code != EXIT_NEXT:
                 return exit_code
+            targets = indirect.get(rip)
+            if targets is not None:  # where its computed jump went: regions follow it
+                targets[cpu.rip] = targets.get(cpu.rip, 0) + 1
+
+    def _block(self, rip: int) -> Block:
+        block = self.decoder.block(rip)
+        if ends_indirect(block):
+            self.indirect.setdefault(rip, {})
+        return block
 
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
         whose blocks branch to each other: a region."""
         blocks: dict[int, Block] = {}
-        pending = [guest_addr]
+        # Grown along the hottest edges first, so that what the limit leaves out is cold.
+        pending = [(0, guest_addr)]
         limit = BATCH_BLOCKS if self.threshold else UNTESTED_BATCH_BLOCKS
         while pending and len(blocks) < limit:
-            addr = pending.pop()
+            _, addr = heapq.heappop(pending)
             if (addr in blocks or addr in self.translated or addr in self.queued
                     or addr in self.decoder.stops):
                 continue
             blocks[addr] = block = self.decoder.block(addr)
             # Follow only targets in executable memory (data after a call to a noreturn
             # function must not be translated as code) that have run already, if anything
-            # runs before compiling.
-            pending.extend(a for a in successors(block)
-                           if a not in blocks and self.decoder.executable(a)
-                           and (self.threshold == 0 or a in self.runs))
+            # runs before compiling; and, after a computed jump, where it went most.
+            for a in successors(block) + self._likely_targets(addr):
+                if (a not in blocks and self.decoder.executable(a)
+                        and (self.threshold == 0 or a in self.runs)):
+                    heapq.heappush(pending, (-self.runs.get(a, 0), a))
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
         started = time.perf_counter()
         code = [(addr, b"".join(insn.raw for insn in block.insns))
@@ -164,7 +213,8 @@ class JitEngine:
             return
         self._link_support()  # before any region that calls it is loaded, in any thread
         from xlate.jit.compiler import region_module
-        module, name = region_module(guest_addr, list(blocks.values()), check_stores)
+        likely = {addr: self._likely_targets(addr) for addr in blocks}
+        module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely)
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
         self.stats.translate_seconds += time.perf_counter() - started
         job = (region, module, cacheable)
@@ -174,8 +224,18 @@ class JitEngine:
         if self.worker is None:
             from concurrent.futures import ThreadPoolExecutor
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
-        self.jobs.append(_Job(blocks, self.worker.submit(self._compile, *job)))
+        future = self.worker.submit(self._compile, *job)
+        future.add_done_callback(self._count_done)
+        self.jobs.append(_Job(blocks, future))
         self.queued |= blocks.keys()
+
+    def _likely_targets(self, addr: int) -> list[int]:
+        """Where the computed jump that ends the block at addr went most often."""
+        targets = self.indirect.get(addr)
+        if not targets:
+            return []
+        ranked = sorted(targets, key=targets.__getitem__, reverse=True)
+        return ranked[:LIKELY_TARGETS]
 
     def _compiler(self) -> Compiler:
         if self.compiler is None:
@@ -229,9 +289,13 @@ class JitEngine:
             self.stats.translate_seconds += elapsed
         return region, loaded, cacheable
 
+    def _count_done(self, future: Future) -> None:
+        self.jobs_done += 1  # in the worker thread; the guest's thread only reads it
+
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
         those up to the one holding that block."""
+        self.jobs_seen = self.jobs_done
         if wait_for is not None:
             started = time.perf_counter()
             for job in self.jobs:
@@ -261,9 +325,12 @@ class JitEngine:
     def preload(self, program_digest: str, memory: AddressSpace) -> None:
         """Install the regions that earlier runs of the program compiled, and adopt the blocks
         they decoded, where the guest code is what it was."""
-        blocks = self.cache.load_blocks(program_digest)
+        blocks = self.cache.load_program_data(program_digest, "blocks")
         if blocks is not None:
             self.decoder.adopt(blocks)
+        functions = self.cache.load_program_data(program_digest, "python")
+        if functions is not None:
+            self.python.adopt(functions)
         for key in self.cache.manifest(program_digest):
             region = self.cache.load(key)
             if region is None or any(addr in self.translated for addr, _ in region.blocks):
@@ -286,6 +353,7 @@ class JitEngine:
         blocks is, as its other blocks branch to it. Its code is freed: nothing runs it now, as
         compiled code is entered only from the dispatch loop, through the code map and the jump
         cache, which forget it here."""
+        self.python.invalidate(start, end)
         for job in self.jobs:
             if any(a < end and start < block.end for a, block in job.blocks.items()):
                 job.stale = True
@@ -303,14 +371,16 @@ class JitEngine:
         """At the end of a run: let compilations under way finish (so that the cache gets
         them), remember the program's regions, and count."""
         if self.worker is not None:
-            self.worker.shutdown(wait=True, cancel_futures=True)
-            for job in [job for job in self.jobs if job.future.cancelled()]:
-                self.jobs.remove(job)
+            self.worker.shutdown(wait=True)
             self._install_finished(wait=True)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is
-                self.cache.store_blocks(program_digest, self.decoder.export())
+                self.cache.store_program_data(program_digest, "blocks", self.decoder.export())
+            if self.python.compiled:
+                self.cache.store_program_data(program_digest, "python", self.python.export())
         self.stats.instructions_interpreted = self.interpreter.insns_executed
         self.stats.blocks_interpreted = self.blocks_interpreted
+        self.stats.python_blocks_run = self.python_entries
+        self.stats.python_blocks_compiled = self.python.compiled
         self.stats.compiled_entries = self.cpu.compiled_entries

@@ -105,7 +105,7 @@ class IRBuilder(VectorIR, ValueIR):
 
     def __init__(self, module: ir.Module, function: ir.Function, entry: ir.IRBuilder,
                  targets: dict[int, ir.Block], return_sites: list[int],
-                 check_stores: bool) -> None:
+                 check_stores: bool, likely: dict[int, list[int]]) -> None:
         super().__init__(module)
         # Whether stores check for translated code on their page (see store()).
         self.check_stores = check_stores
@@ -114,6 +114,7 @@ class IRBuilder(VectorIR, ValueIR):
         self.targets = targets  # guest address -> basic block, for the region's blocks
         # The region's blocks that follow a call: where its returns most likely go.
         self.return_sites = return_sites
+        self.likely = likely  # block -> where its computed jump went most, when interpreted
         self.cpu, self.mem = function.args
         self.slots: dict[tuple[str, int | str], ir.AllocaInstr] = {}  # guest state -> variable
         self.written: set[tuple[str, int | str]] = set()  # what the region may change
@@ -512,22 +513,29 @@ class IRBuilder(VectorIR, ValueIR):
             self.ir.unreachable()
         elif exit_code == 0 and isinstance(next_rip, ir.Constant):
             self._leave(next_rip.constant)
-        elif exit_code == 0 and self.insn.name == "ret" and self.return_sites:
-            self._return_to(next_rip)
         elif exit_code == 0:
-            self._jump_via_cache(next_rip)
+            # A computed jump: a branch where it goes into this region (a return to a call
+            # site of it, or where the jump went most while it was interpreted).
+            likely = {a for a in self.likely.get(self.block_start, ()) if a in self.targets}
+            if self.insn.name == "ret":
+                likely.update(self.return_sites)
+            self._branch_among(next_rip, sorted(likely))
         else:
             self.store_field(OFFSET["rip"], next_rip)
             self._return(ir.Constant(I32, exit_code))
         self.terminated = True
 
-    def _return_to(self, next_rip: Value) -> None:
-        """A return: a branch when it goes back to a call in this region (so that calls and
-        returns within the region stay in its function), else through the jump cache."""
+    def _branch_among(self, next_rip: Value, candidates: list[int]) -> None:
+        """Go on to a computed address: a branch if it is one of the candidates (blocks of
+        this region), else through the jump cache. Calls, returns and calls through pointers
+        that stay in the region so stay in its function."""
+        if not candidates:
+            self._jump_via_cache(next_rip)
+            return
         self._return_if_stop_requested(next_rip)
-        elsewhere = self.function.append_basic_block(f"ret{len(self.function.basic_blocks)}")
+        elsewhere = self.function.append_basic_block(f"jmp{len(self.function.basic_blocks)}")
         switch = self.ir.switch(next_rip, elsewhere)
-        for addr in self.return_sites:
+        for addr in candidates:
             switch.add_case(ir.Constant(I64, addr), self.targets[addr])
         self.ir.position_at_end(elsewhere)
         self._jump_via_cache(next_rip)
@@ -603,10 +611,11 @@ _NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
 
 
 def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
-                     check_stores: bool) -> str:
+                     check_stores: bool, likely: dict[int, list[int]] | None = None) -> str:
     """Emit the blocks as one function in module, entered at the block that cpu->rip names;
     returns the function's name. check_stores: whether the guest might rewrite some of this
-    code (it is on guest-writable pages), so that each store must check for it.
+    code (it is on guest-writable pages), so that each store must check for it. likely: for
+    blocks that end in a computed jump, where it went most (worth a branch if in the region).
 
     An instruction without semantics, or whose semantics cannot handle its operands, becomes a
     SIGILL exit at its address."""
@@ -626,7 +635,8 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
     return_sites = [block.insns[-1].next for block in blocks
                     if block.insns and block.insns[-1].name == "call"
                     and block.insns[-1].next in targets]
-    b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)), check_stores)
+    b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)), check_stores,
+                  likely or {})
     for block in blocks:
         _emit_block(b, block, semantics)
     b.finish()
