@@ -1,8 +1,8 @@
 """bench/run.py's cases as pytest-benchmark tests: each case under each runner, at the same sizes.
 
 Not part of the normal test run (pytest's testpaths is tests/); run them explicitly:
-    python3 -m pytest bench/ --benchmark-only
-    python3 -m pytest bench/ --benchmark-only -k "fib and (native or jit)"
+    python3 -m pytest bench/ -n 0 --benchmark-only
+    python3 -m pytest bench/ -n 0 --benchmark-only -k "fib and (native or jit)"
 
 The runners are native, qemu, interp, jit-cold (a new, empty code cache every round) and jit-warm
 (one cache per case under bench/.build/cache, emptied when its test starts and filled by one

@@ -112,7 +112,8 @@ def test_a_file_under_another_regions_name_is_ignored(program, native, tmp_path)
 def test_code_of_another_translator_version_is_not_found(tmp_path):
     cache = CodeCache(tmp_path)
     code = [(0x401000, b"\x90\xc3")]
-    cache.store(RegionCode(cache.key(code), "region_401000", ((0x401000, 2),), b"object"))
+    cache.store(RegionCode(cache.key(code), "region_401000", ((0x401000, 2),), (0x401000,),
+                           b"object"))
     assert cache.load(cache.key(code)) is not None
     other = CodeCache(tmp_path)
     other.environment = b"another translator"

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.difftest import ENGINES, compare, run_xlate
-from xlate.machine import ENGINES as ENGINES_OF_THE_COMMAND
 from tests.oracle import DATA_ADDR, CpuState, assemble, run_native
+from xlate.machine import ENGINES as ENGINES_OF_THE_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERAND_ADDR = DATA_ADDR + 0x100  # rax points here: [rax] is every memory operand

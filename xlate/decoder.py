@@ -303,3 +303,38 @@ class Decoder:
                     or len(insns) == MAX_BLOCK_INSNS):
                 return Block(address, insns)
         return Block(address, insns, undefined_at=insns[-1].next if insns else address)
+
+
+_CONDITIONAL = {"j" + cc for cc in ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p",
+                                    "np", "l", "ge", "le", "g")} | {"jrcxz", "jecxz", "loop",
+                                                                     "loope", "loopne"}
+
+
+def ends_indirect(block: Block) -> bool:
+    """Whether the block ends in a return, or a jump or call to a computed address."""
+    last = block.insns[-1] if block.insns else None
+    return last is not None and (last.name == "ret" or (
+        last.name in ("jmp", "call") and last.ops[0].kind != IMM))
+
+
+def successors(block: Block) -> list[int]:
+    """Where control can go after the block, as far as direct branches tell."""
+    if not block.insns:
+        return []
+    last = block.insns[-1]
+    target = [last.ops[0].imm] if last.ops and last.ops[0].kind == IMM else []
+    if last.name == "jmp":
+        return target
+    if last.name in _CONDITIONAL or last.name == "call":
+        return target + [last.next]
+    if last.name in ("ret", "syscall", "hlt", "ud0", "ud1", "ud2") or last.name.startswith("int"):
+        return [last.next] if last.name == "syscall" else []
+    return [block.end]
+
+
+def callees(block: Block, likely: list[int]) -> list[int]:
+    """Where the call that ends the block goes: its target, or where it went most."""
+    last = block.insns[-1] if block.insns else None
+    if last is None or last.name != "call":
+        return []
+    return [last.ops[0].imm] if last.ops[0].kind == IMM else likely

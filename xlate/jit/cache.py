@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import xlate
 
 MAGIC = b"XLATEOBJ"
-FORMAT = 1
+FORMAT = 2
 _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, payload sha256
 
 
@@ -124,6 +124,9 @@ class RegionCode:
     key: str                        # hex sha256
     name: str                       # the function's symbol in the object
     blocks: tuple[tuple[int, int], ...]  # (guest address, size in bytes) of each block
+    # The blocks the region is entered at; the others are copies of code that another region
+    # is entered at, inlined here (a callee) so that control stays in this region's code.
+    entries: tuple[int, ...]
     obj: bytes
 
 
@@ -148,10 +151,12 @@ class CodeCache:
             self._write(memo_path, memo)
         return hashlib.sha256(translator + _host_cpu() + _llvmlite_version()).digest()
 
-    def key(self, code: list[tuple[int, bytes]], check_stores: bool = False) -> str:
-        """The key of a region made of blocks with these addresses and code bytes, compiled
-        with or without checks of its stores for self-modifying code."""
+    def key(self, code: list[tuple[int, bytes]], check_stores: bool = False,
+            entries: tuple[int, ...] = ()) -> str:
+        """The key of a region made of blocks with these addresses and code bytes, entered at
+        the entries, compiled with or without checks of its stores for self-modifying code."""
         h = hashlib.sha256(self.environment + bytes([check_stores]))
+        h.update(struct.pack(f"<{len(entries)}Q", *entries))
         for addr, raw in code:
             h.update(struct.pack("<QQ", addr, len(raw)))
             h.update(raw)
@@ -181,7 +186,8 @@ class CodeCache:
         return region
 
     def store(self, region: RegionCode, kind: str = "regions") -> None:
-        meta = json.dumps({"name": region.name, "blocks": region.blocks}).encode()
+        meta = json.dumps({"name": region.name, "blocks": region.blocks,
+                           "entries": region.entries}).encode()
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         self._write(self._path(region.key, kind), _seal(region.key, payload))
 
@@ -296,7 +302,10 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
         (meta_length,) = struct.unpack_from("<I", payload)
         meta = json.loads(payload[4:4 + meta_length])
         blocks = tuple((int(a), int(s)) for a, s in meta["blocks"])
-        return RegionCode(key, str(meta["name"]), blocks, payload[4 + meta_length:])
+        entries = tuple(int(a) for a in meta["entries"])
+        if not {a for a, _ in blocks} >= set(entries):
+            return None
+        return RegionCode(key, str(meta["name"]), blocks, entries, payload[4 + meta_length:])
     except (ValueError, KeyError, TypeError, struct.error):
         return None
 

@@ -19,11 +19,11 @@ llvm.initialize_native_asmprinter()
 
 
 def region_module(guest_addr: int, blocks: list[Block], check_stores: bool,
-                  likely: dict[int, list[int]]) -> tuple[str, str]:
+                  likely: dict[int, list[int]], entries: list[int]) -> tuple[str, str]:
     """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
-    translate_region for check_stores and likely)."""
+    translate_region for check_stores, likely and entries)."""
     module = ir.Module(name=f"region_{guest_addr:x}")
-    name = translate_region(module, blocks, SEMANTICS, check_stores, likely)
+    name = translate_region(module, blocks, SEMANTICS, check_stores, likely, entries)
     return str(module), name
 
 

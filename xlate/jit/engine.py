@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xlate.decoder import IMM, Block, Decoder
+from xlate.decoder import Block, Decoder, callees, ends_indirect, successors
 from xlate.interp import Interpreter
 from xlate.jit.cache import CodeCache, RegionCode
 from xlate.jit.linker import Linker, ObjectLoadError
@@ -42,33 +42,9 @@ DEFAULT_THRESHOLD = 200
 PYTHON_THRESHOLD = 8
 # A region follows a computed jump to this many of the places it went most.
 LIKELY_TARGETS = 4
-_CONDITIONAL = {"j" + cc for cc in ("o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p",
-                                    "np", "l", "ge", "le", "g")} | {"jrcxz", "jecxz", "loop",
-                                                                     "loope", "loopne"}
-
-
-def ends_indirect(block: Block) -> bool:
-    """Whether the block ends in a return, or a jump or call to a computed address."""
-    last = block.insns[-1] if block.insns else None
-    return last is not None and (last.name == "ret" or (
-        last.name in ("jmp", "call") and last.ops[0].kind != IMM))
-
-
-def successors(block: Block) -> list[int]:
-    """Where control can go after the block, as far as direct branches tell."""
-    if not block.insns:
-        return []
-    last = block.insns[-1]
-    target = [last.ops[0].imm] if last.ops and last.ops[0].kind == IMM else []
-    if last.name == "jmp":
-        return target
-    if last.name in _CONDITIONAL or last.name == "call":
-        return target + [last.next]
-    if last.name in ("ret", "syscall", "hlt", "ud0", "ud1", "ud2") or last.name.startswith("int"):
-        return [last.next] if last.name == "syscall" else []
-    return [block.end]
-
-
+# A region takes in a copy of a function it calls that another region has compiled, if the
+# function is this many blocks or fewer: calls and returns then stay inside the region.
+CALLEE_BLOCKS = 8
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
@@ -78,7 +54,8 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
 @dataclass(eq=False)
 class _Installed:
     """A region's code in the code map."""
-    blocks: frozenset[int]  # guest addresses of its blocks
+    entries: frozenset[int]  # guest addresses of the blocks it is entered at
+    spans: tuple[tuple[int, int], ...]  # [start, end) of each of its blocks, copies too
     loaded: object  # the xlate_object * that holds its code
 
 
@@ -86,6 +63,7 @@ class _Installed:
 class _Job:
     """A region being compiled in the background."""
     blocks: dict[int, Block]
+    entries: frozenset[int]
     future: Future
     stale: bool = False  # its code changed meanwhile: drop the result
 
@@ -116,14 +94,15 @@ class JitEngine:
         self.python_entries = 0
         self.code_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.runs: dict[int, int] = {}  # guest address -> times interpreted
-        self.translated: dict[int, int] = {}  # compiled block's guest address -> its end
-        self.region_of: dict[int, _Installed] = {}  # compiled block's guest address -> region
+        # Compiled code's entries: guest address -> the block's end, and its region.
+        self.translated: dict[int, int] = {}
+        self.region_of: dict[int, _Installed] = {}
         self.blocks_interpreted = 0
         self.worker: ThreadPoolExecutor | None = None
         self.jobs: list[_Job] = []
         self.jobs_done = 0  # counted by the worker as it finishes each
         self.jobs_seen = 0
-        self.queued: set[int] = set()  # block addresses of unfinished jobs
+        self.queued: set[int] = set()  # entries of unfinished jobs
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
 
@@ -179,24 +158,32 @@ class JitEngine:
 
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
-        whose blocks branch to each other: a region."""
+        whose blocks branch to each other: a region. The functions it calls come with it,
+        copied if another region has them already, so that calls and returns stay inside."""
         blocks: dict[int, Block] = {}
-        # Grown along the hottest edges first, so that what the limit leaves out is cold.
-        pending = [(0, guest_addr)]
+        entries: list[int] = []
+        # Grown along the hottest edges first, so that what the limit leaves out is cold;
+        # each pending block notes whether it may be a copy (of a small function it calls).
+        pending = [(0, False, guest_addr)]
         limit = BATCH_BLOCKS if self.threshold else UNTESTED_BATCH_BLOCKS
         while pending and len(blocks) < limit:
-            _, addr = heapq.heappop(pending)
-            if (addr in blocks or addr in self.translated or addr in self.queued
-                    or addr in self.decoder.stops):
+            _, copy, addr = heapq.heappop(pending)
+            elsewhere = self._compiled(addr)
+            if addr in blocks or (elsewhere and not copy) or addr in self.decoder.stops:
                 continue
             blocks[addr] = block = self.decoder.block(addr)
-            # Follow only targets in executable memory (data after a call to a noreturn
-            # function must not be translated as code) that have run already, if anything
-            # runs before compiling; and, after a computed jump, where it went most.
-            for a in successors(block) + self._likely_targets(addr):
-                if (a not in blocks and self.decoder.executable(a)
-                        and (self.threshold == 0 or a in self.runs)):
-                    heapq.heappush(pending, (-self.runs.get(a, 0), a))
+            if not elsewhere:
+                entries.append(addr)
+            likely = self._likely_targets(addr)
+            called = callees(block, likely)
+            for a in called:
+                for b in self._small_function(a) if self._compiled(a) else ():
+                    heapq.heappush(pending, (-self.runs.get(b, 0), True, b))
+            # A copy goes on to the copied function's blocks, not to where it returns.
+            copies = set(successors(block)) - set(called) if copy else set()
+            for a in successors(block) + likely:
+                if a not in blocks and self._may_follow(a):
+                    heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
         started = time.perf_counter()
         code = [(addr, b"".join(insn.raw for insn in block.insns))
@@ -204,7 +191,7 @@ class JitEngine:
         check_stores = _may_be_rewritten(self.decoder.memory, code)
         # A region with undecodable code is not kept: its key would not cover those bytes.
         cacheable = self.cache is not None and all(raw for _, raw in code)
-        key = self.cache.key(code, check_stores) if cacheable else ""
+        key = self.cache.key(code, check_stores, tuple(entries)) if cacheable else ""
         region = self.cache.load(key) if cacheable else None
         loaded = self._load_cached(region) if region is not None else None
         if loaded is not None:
@@ -214,8 +201,10 @@ class JitEngine:
         self._link_support()  # before any region that calls it is loaded, in any thread
         from xlate.jit.compiler import region_module
         likely = {addr: self._likely_targets(addr) for addr in blocks}
-        module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely)
-        region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code), b"")
+        module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely,
+                                     entries)
+        region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
+                            tuple(entries), b"")
         self.stats.translate_seconds += time.perf_counter() - started
         job = (region, module, cacheable)
         if not self.threshold:
@@ -226,8 +215,33 @@ class JitEngine:
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
         future = self.worker.submit(self._compile, *job)
         future.add_done_callback(self._count_done)
-        self.jobs.append(_Job(blocks, future))
-        self.queued |= blocks.keys()
+        self.jobs.append(_Job(blocks, frozenset(entries), future))
+        self.queued.update(entries)
+
+    def _may_follow(self, addr: int) -> bool:
+        """Whether a region may take in the block at addr: only code in executable memory
+        (data after a call to a noreturn function must not be translated as code) that has run
+        already, if anything runs before compiling."""
+        return self.decoder.executable(addr) and (self.threshold == 0 or addr in self.runs)
+
+    def _compiled(self, addr: int) -> bool:
+        """Whether a region (installed or under way) is entered at addr."""
+        return addr in self.translated or addr in self.queued
+
+    def _small_function(self, entry: int) -> list[int]:
+        """The blocks of the function at entry that have run (the calls it makes aside), if
+        there are at most CALLEE_BLOCKS of them: a region that calls it takes in a copy."""
+        found, pending = [], [entry]
+        while pending:
+            addr = pending.pop()
+            if addr in found or addr in self.decoder.stops or not self._may_follow(addr):
+                continue
+            if len(found) == CALLEE_BLOCKS:
+                return []
+            found.append(addr)
+            block = self.decoder.block(addr)
+            pending.extend(a for a in successors(block) if a not in callees(block, []))
+        return found
 
     def _likely_targets(self, addr: int) -> list[int]:
         """Where the computed jump that ends the block at addr went most often."""
@@ -260,7 +274,7 @@ class JitEngine:
         from xlate.jit.support import support_module
         obj = self._compiler().compile(support_module())
         if self.cache:
-            self.cache.store(RegionCode(key, SYMBOL, (), obj), "support")
+            self.cache.store(RegionCode(key, SYMBOL, (), (), obj), "support")
         self.linker.link_support(obj, SYMBOL)
 
     def _load_cached(self, region: RegionCode):
@@ -300,12 +314,12 @@ class JitEngine:
             started = time.perf_counter()
             for job in self.jobs:
                 job.future.result()
-                if wait_for in job.blocks:
+                if wait_for in job.entries:
                     break
             self.stats.translate_seconds += time.perf_counter() - started
         for job in [job for job in self.jobs if wait or job.future.done()]:
             self.jobs.remove(job)
-            self.queued -= job.blocks.keys()
+            self.queued -= job.entries
             region, loaded, cached = job.future.result()
             if job.stale:
                 self.linker.unload(loaded)
@@ -313,12 +327,14 @@ class JitEngine:
                 self._install(region, loaded, cached)
 
     def _install(self, region: RegionCode, loaded, cached: bool) -> None:
-        installed = _Installed(frozenset(addr for addr, _ in region.blocks), loaded)
-        for addr, size in region.blocks:
-            lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
-            self.region_of[addr] = installed
-            self.translated[addr] = addr + size
-        self.stats.blocks_translated += len(installed.blocks)
+        spans = tuple((addr, addr + size) for addr, size in region.blocks)
+        installed = _Installed(frozenset(region.entries), spans, loaded)
+        for addr, end in spans:
+            if addr in installed.entries:
+                lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
+                self.region_of[addr] = installed
+                self.translated[addr] = end
+        self.stats.blocks_translated += len(installed.entries)
         if cached:
             self.cached_keys.append(region.key)
 
@@ -333,13 +349,13 @@ class JitEngine:
             self.python.adopt(functions)
         for key in self.cache.manifest(program_digest):
             region = self.cache.load(key)
-            if region is None or any(addr in self.translated for addr, _ in region.blocks):
+            if region is None or any(addr in self.translated for addr in region.entries):
                 continue
             try:
                 code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
             except GuestMemoryError:
                 continue
-            key_now = self.cache.key(code, _may_be_rewritten(memory, code))
+            key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
                 self._install(region, loaded, True)
@@ -350,18 +366,18 @@ class JitEngine:
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
-        blocks is, as its other blocks branch to it. Its code is freed: nothing runs it now, as
-        compiled code is entered only from the dispatch loop, through the code map and the jump
-        cache, which forget it here."""
+        blocks is, copies too, as its other blocks branch to it. Its code is freed: nothing
+        runs it now, as compiled code is entered only from the dispatch loop, through the code
+        map and the jump cache, which forget it here."""
         self.python.invalidate(start, end)
         for job in self.jobs:
             if any(a < end and start < block.end for a, block in job.blocks.items()):
                 job.stale = True
-                self.queued -= job.blocks.keys()
-        stale = {self.region_of[a] for a, a_end in self.translated.items()
-                 if a < end and start < a_end}
+                self.queued -= job.entries
+        stale = {installed for installed in self.region_of.values()
+                 if any(a < end and start < a_end for a, a_end in installed.spans)}
         for installed in stale:
-            for addr in installed.blocks:
+            for addr in installed.entries:
                 lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
                 del self.region_of[addr]
                 del self.translated[addr]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from xlate.builder import Builder, Value, mask
-from xlate.decoder import Block, Insn
+from xlate.decoder import Block, Insn, successors
 from xlate.jit import llir as ir
 from xlate.jit.vector_ir import VectorIR
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
@@ -26,6 +26,10 @@ PURE_FN = ir.FunctionType(I64, [I64, I64, I64, PTR])
 # The support module's function that computes flags from a lazy description, and its type.
 LAZY_FLAGS = "xlate_lazy_flags"
 LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
+# Where a block reads flags that blocks before it described, the operations those blocks ended
+# with (at most this many) get the flags' formulas inline, which LLVM folds away on each path
+# where the operation is known; other operations call LAZY_FLAGS.
+GUESSED_OPS = 3
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
@@ -105,7 +109,8 @@ class IRBuilder(VectorIR, ValueIR):
 
     def __init__(self, module: ir.Module, function: ir.Function, entry: ir.IRBuilder,
                  targets: dict[int, ir.Block], return_sites: list[int],
-                 check_stores: bool, likely: dict[int, list[int]]) -> None:
+                 check_stores: bool, likely: dict[int, list[int]],
+                 predecessors: dict[int, list[int]]) -> None:
         super().__init__(module)
         # Whether stores check for translated code on their page (see store()).
         self.check_stores = check_stores
@@ -132,6 +137,11 @@ class IRBuilder(VectorIR, ValueIR):
         # depends on what ran before, when only the variables know.
         self.cc: tuple | None = None
         self.cc_packed: ir.Value | None = None  # the flags computed from the variables
+        self.predecessors = predecessors  # block -> the region's blocks that branch to it
+        # The operations that the flags' description may hold now (a guess, see GUESSED_OPS),
+        # and where each emitted block ended.
+        self.cc_ops: set[int] = set()
+        self.cc_ops_out: dict[int, set[int]] = {}
         self.xmms: dict[int, ir.Value] = {}
         self.dirty: set[tuple[str, int | str]] = set()
         self.terminated = False
@@ -292,6 +302,10 @@ class IRBuilder(VectorIR, ValueIR):
         self.ir.position_at_end(self.targets[block.start])
         self.block_start = block.start
         self.forget()
+        before = [self.cc_ops_out[p] for p in self.predecessors.get(block.start, ())
+                  if p in self.cc_ops_out]
+        if before:  # else as the block emitted last ended, which is as good a guess
+            self.cc_ops = set().union(*before)
         self.terminated = False
         self.rip_stored_for = None
 
@@ -304,18 +318,18 @@ class IRBuilder(VectorIR, ValueIR):
         """What rollback() needs to undo the emission of one instruction (begun just now)."""
         return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
                 dict(self.gprs), dict(self.flags), dict(self.xmms), dict(self.ccs), self.cc,
-                self.cc_packed, set(self.dirty), self.rip_stored_for, len(self.exits),
+                self.cc_packed, self.cc_ops, set(self.dirty), self.rip_stored_for, len(self.exits),
                 len(self.helper_calls), len(self.leave.incomings) if self.leave else -1,
                 len(self.chain.incomings) if self.chain else -1)
 
     def rollback(self, state: tuple) -> None:
-        (block, count, blocks, gprs, flag_values, xmms, ccs, cc, cc_packed, dirty,
+        (block, count, blocks, gprs, flag_values, xmms, ccs, cc, cc_packed, cc_ops, dirty,
          rip_stored_for, exits, calls, leaving, chaining) = state
         del self.function.blocks[blocks:]
         del block.instructions[count:]
         self.ir.position_at_end(block)
         self.gprs, self.flags, self.xmms, self.dirty = gprs, flag_values, xmms, dirty
-        self.ccs, self.cc, self.cc_packed = ccs, cc, cc_packed
+        self.ccs, self.cc, self.cc_packed, self.cc_ops = ccs, cc, cc_packed, cc_ops
         self.rip_stored_for = rip_stored_for
         del self.exits[exits:]
         del self.helper_calls[calls:]
@@ -353,13 +367,44 @@ class IRBuilder(VectorIR, ValueIR):
         # Described by whatever ran before this block: computed from the variables.
         word = self._get(self.ccs, "op", "cc")
         if self.cc_packed is None:
-            fn = self.external(LAZY_FLAGS, LAZY_FLAGS_FN)
-            self.cc_packed = self.ir.call(fn, [word, *(
-                self._get(self.ccs, which, "cc") for which in ("dst", "src1", "src2"))])
+            self.cc_packed = self._packed_flags(word)
         i = flags.ARITH.index(name)
         lazy = self.ir.trunc(self.ir.lshr(word, ir.Constant(I32, flags.LAZY_SHIFT + i)), I1)
         computed = self.ir.trunc(self.ir.lshr(self.cc_packed, ir.Constant(I8, i)), I1)
         return self.ir.select(lazy, computed, self._get(self.flags, name, "flag"))
+
+    def _packed_flags(self, word: ir.Value) -> ir.Value:
+        """The six flags (bits in ARITH's order) of the description in the variables: inline
+        for the operations guessed in cc_ops, else from LAZY_FLAGS."""
+        described = [self._get(self.ccs, which, "cc") for which in ("dst", "src1", "src2")]
+        n = len(self.function.basic_blocks)
+        done = self.function.append_basic_block(f"flags{n}")
+        other = self.function.append_basic_block(f"flagsx{n}")
+        switch = self.ir.switch(self.ir.and_(word, ir.Constant(I32, 0xFF)), other)
+        packed = []
+        for op in sorted(self.cc_ops)[:GUESSED_OPS]:
+            case = self.function.append_basic_block(f"flags{n}_{op}")
+            switch.add_case(ir.Constant(I32, op), case)
+            self.ir.position_at_end(case)
+            kind, bits = flags.CC_KIND[op]
+            r, x, y = (self.trunc(v, 64, bits) for v in described)
+            value = ir.Constant(I8, 0)
+            for i, name in enumerate(flags.ARITH):
+                bit = flags.formula(self, kind, bits, name, r, x, y)
+                if bit is not None:
+                    value = self.ir.or_(value, self.ir.shl(self.ir.zext(bit, I8),
+                                                           ir.Constant(I8, i)))
+            packed.append((value, self.ir.block))
+            self.ir.branch(done)
+        self.ir.position_at_end(other)
+        packed.append((self.ir.call(self.external(LAZY_FLAGS, LAZY_FLAGS_FN),
+                                    [word, *described]), other))
+        self.ir.branch(done)
+        self.ir.position_at_end(done)
+        phi = self.ir.phi(I8)
+        for value, block in packed:
+            phi.add_incoming(value, block)
+        return phi
 
     def set_flag(self, name: str, value: Value) -> None:
         self.set_flags({name: value})
@@ -387,6 +432,7 @@ class IRBuilder(VectorIR, ValueIR):
         if not lazy & flags.BIT["cf"]:  # it keeps CF: in its slot
             self._set(self.flags, "cf", "flag", self.get_flag("cf"))
         op = flags.CC_OP[kind, bits]
+        self.cc_ops = self.cc_ops | {op} if unless is not None else {op}
         new = {"op": ir.Constant(I32, op | lazy << flags.LAZY_SHIFT), "dst": r, "src1": x,
                "src2": y}
         for which, value in new.items():
@@ -500,6 +546,7 @@ class IRBuilder(VectorIR, ValueIR):
     def end_block(self, next_rip: Value, exit_code: int = 0) -> None:
         self.finish_insn(next_rip)
         self.flush()
+        self.cc_ops_out[self.block_start] = self.cc_ops
         # A conditional branch between two known addresses becomes a real branch, so that each
         # side can branch to its target.
         if (exit_code == 0 and isinstance(next_rip, ir.Select)
@@ -611,11 +658,13 @@ _NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
 
 
 def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
-                     check_stores: bool, likely: dict[int, list[int]] | None = None) -> str:
-    """Emit the blocks as one function in module, entered at the block that cpu->rip names;
-    returns the function's name. check_stores: whether the guest might rewrite some of this
-    code (it is on guest-writable pages), so that each store must check for it. likely: for
-    blocks that end in a computed jump, where it went most (worth a branch if in the region).
+                     check_stores: bool, likely: dict[int, list[int]] | None = None,
+                     entries: list[int] | None = None) -> str:
+    """Emit the blocks as one function in module, entered at the block that cpu->rip names,
+    one of the entries (default: every block); returns the function's name. check_stores:
+    whether the guest might rewrite some of this code (it is on guest-writable pages), so that
+    each store must check for it. likely: for blocks that end in a computed jump, where it
+    went most (worth a branch if in the region).
 
     An instruction without semantics, or whose semantics cannot handle its operands, becomes a
     SIGILL exit at its address."""
@@ -629,14 +678,18 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
     rip = entry.load(entry.gep(function.args[0], [ir.Constant(I64, OFFSET["rip"])],
                                source_etype=I8), typ=I64, align=1)
     switch = entry.switch(rip, nowhere)
-    for addr, target in targets.items():
-        switch.add_case(ir.Constant(I64, addr), target)
+    for addr in targets if entries is None else entries:
+        switch.add_case(ir.Constant(I64, addr), targets[addr])
     entry.position_before(switch)
     return_sites = [block.insns[-1].next for block in blocks
                     if block.insns and block.insns[-1].name == "call"
                     and block.insns[-1].next in targets]
+    predecessors: dict[int, list[int]] = {}
+    for block in blocks:
+        for successor in successors(block):
+            predecessors.setdefault(successor, []).append(block.start)
     b = IRBuilder(module, function, entry, targets, sorted(set(return_sites)), check_stores,
-                  likely or {})
+                  likely or {}, predecessors)
     for block in blocks:
         _emit_block(b, block, semantics)
     b.finish()
