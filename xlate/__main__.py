@@ -1,5 +1,3 @@
-import sys
+from xlate.cli import entry
 
-from xlate.cli import main
-
-sys.exit(main())
+entry()

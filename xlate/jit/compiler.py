@@ -2,10 +2,13 @@
 C runtime's (xlate.jit.linker), so that code from the code cache runs without this module, and
 without llvmlite, being imported.
 
-Each compilation gets its own target machine (cheap next to the compilation), so that none is
-shared between threads."""
+Each thread that compiles has its own target machine, so that none is shared between threads; a
+thread keeps it for its compilations, as a new one costs a millisecond or more of each (LLVM
+fills the machine's tables as it first uses them)."""
 
 from __future__ import annotations
+
+import threading
 
 import llvmlite.binding as llvm
 
@@ -33,8 +36,15 @@ class Compiler:
     def __init__(self, opt_level: int = 2) -> None:
         self.opt_level = opt_level
         self.target = llvm.Target.from_default_triple()
+        self._local = threading.local()  # the thread's target machine
 
     def _target_machine(self) -> llvm.TargetMachine:
+        tm = getattr(self._local, "tm", None)
+        if tm is None:
+            tm = self._local.tm = self._new_target_machine()
+        return tm
+
+    def _new_target_machine(self) -> llvm.TargetMachine:
         # The large code model: the object loader maps code anywhere, and the helpers it calls
         # are anywhere in the host's address space; every address is then an absolute 64-bit
         # relocation, so nothing needs to be within 2 GiB of anything and no PLT or GOT exists.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -64,6 +66,7 @@ class _Job:
     """A region being compiled in the background."""
     blocks: dict[int, Block]
     entries: frozenset[int]
+    work: tuple  # _compile's arguments
     future: Future
     stale: bool = False  # its code changed meanwhile: drop the result
 
@@ -101,6 +104,7 @@ class JitEngine:
         self.worker: ThreadPoolExecutor | None = None
         self.jobs: list[_Job] = []
         self.jobs_done = 0  # counted by the worker as it finishes each
+        self.stats_lock = threading.Lock()
         self.jobs_seen = 0
         self.queued: set[int] = set()  # entries of unfinished jobs
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
@@ -215,7 +219,7 @@ class JitEngine:
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
         future = self.worker.submit(self._compile, *job)
         future.add_done_callback(self._count_done)
-        self.jobs.append(_Job(blocks, frozenset(entries), future))
+        self.jobs.append(_Job(blocks, frozenset(entries), job, future))
         self.queued.update(entries)
 
     def _may_follow(self, addr: int) -> bool:
@@ -297,10 +301,11 @@ class JitEngine:
             self.cache.store(region)
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
-        if self.threshold:
-            self.stats.compile_seconds_background += elapsed
-        else:
-            self.stats.translate_seconds += elapsed
+        with self.stats_lock:  # compilations at the end of a run share the stats
+            if self.threshold:
+                self.stats.compile_seconds_background += elapsed
+            else:
+                self.stats.translate_seconds += elapsed
         return region, loaded, cacheable
 
     def _count_done(self, future: Future) -> None:
@@ -387,6 +392,14 @@ class JitEngine:
         """At the end of a run: let compilations under way finish (so that the cache gets
         them), remember the program's regions, and count."""
         if self.worker is not None:
+            # The guest is done, and so the cores are free for LLVM: what has not started
+            # compiling yet is compiled on all of them.
+            waiting = [job for job in self.jobs if job.future.cancel()]
+            if waiting:
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                    for job in waiting:
+                        job.future = pool.submit(self._compile, *job.work)
             self.worker.shutdown(wait=True)
             self._install_finished(wait=True)
         if self.cache is not None and program_digest:

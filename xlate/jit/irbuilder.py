@@ -19,6 +19,7 @@ from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE
 from xlate.semantics import flags
 
 I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
+XMM = ir.VectorType(ir.DoubleType(), 2)
 PTR = ir.PointerType()
 BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
 HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
@@ -180,7 +181,10 @@ class IRBuilder(VectorIR, ValueIR):
             return OFFSET["flags"] + FLAG_SLOT[which], I1  # a byte in the struct
         if kind == "cc":
             return OFFSET["cc_" + which], I32 if which == "op" else I64
-        return OFFSET["xmm"] + 16 * which, I128
+        # A vector, so that LLVM keeps it in a vector register across blocks (an i128 lives in
+        # two general registers, and each scalar SSE operation would move it between them); of
+        # doubles, as scalar double arithmetic, the commonest use, then needs no conversions.
+        return OFFSET["xmm"] + 16 * which, XMM
 
     def _state_in(self, builder: ir.IRBuilder, key: tuple[str, int | str]) -> ir.Value:
         offset, ty = self._layout(key)
@@ -225,7 +229,10 @@ class IRBuilder(VectorIR, ValueIR):
         """Store every register and flag changed in this block into its variable."""
         caches = {"gpr": self.gprs, "flag": self.flags, "xmm": self.xmms, "cc": self.ccs}
         for kind, which in self.dirty:
-            self.ir.store(caches[kind][which], self.slots[kind, which])
+            value = caches[kind][which]
+            if kind == "xmm":
+                value = self.ir.bitcast(value, XMM)
+            self.ir.store(value, self.slots[kind, which])
 
     def forget(self) -> None:
         """Drop the block's cached values: they are reloaded from the variables."""
@@ -451,7 +458,10 @@ class IRBuilder(VectorIR, ValueIR):
         return (*flags.CC_KIND[cc[0]], *cc[2:])
 
     def get_xmm(self, index: int) -> Value:
-        return self._get(self.xmms, index, "xmm")
+        value = self.xmms.get(index)
+        if value is None:
+            value = self.xmms[index] = self.ir.bitcast(self._get({}, index, "xmm"), I128)
+        return value
 
     def set_xmm(self, index: int, value: Value) -> None:
         self._set(self.xmms, index, "xmm", value)

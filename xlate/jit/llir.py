@@ -175,6 +175,12 @@ class Select(Value):
     __slots__ = ("operands",)
 
 
+class Bitcast(Value):
+    """A bitcast's result, which remembers what it reinterprets (so that the JIT can work on
+    a float as a float where it was made an integer only to be put into a vector)."""
+    __slots__ = ("source",)
+
+
 class Instruction(Value):
     """An instruction kept as an object: printed with its block, found again by identity."""
     __slots__ = ("parent", "terminator")
@@ -412,7 +418,11 @@ class IRBuilder:
     def zext(self, a, ty): return self._cast("zext", a, ty)
     def sext(self, a, ty): return self._cast("sext", a, ty)
     def trunc(self, a, ty): return self._cast("trunc", a, ty)
-    def bitcast(self, a, ty): return self._cast("bitcast", a, ty)
+    def bitcast(self, a: Value, ty: Type) -> Value:
+        value = self._value(ty, f"bitcast {a} to {ty}", Bitcast)
+        value.source = a
+        return value
+
     def sitofp(self, a, ty): return self._cast("sitofp", a, ty)
     def fptosi(self, a, ty): return self._cast("fptosi", a, ty)
     def fpext(self, a, ty): return self._cast("fpext", a, ty)

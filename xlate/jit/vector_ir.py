@@ -185,7 +185,13 @@ class VectorIR:
     def vinsert(self, a, x, lane, index):
         if lane == 128:
             return x
-        vector = self._as_ivec(a, lane)
+        # A float result is put in as a float: LLVM then blends vector registers, where an
+        # integer lane would go through a general register and back.
+        if isinstance(x, ir.Bitcast) and x.source.type == _FLOAT_TYPES.get(lane):
+            x = x.source
+            vector = self.ir.bitcast(a, _ftype(lane, 128 // lane))
+        else:
+            vector = self._as_ivec(a, lane)
         return self._as_int(self.ir.insert_element(vector, x, ir.Constant(I32, index)))
 
     def vmovmask(self, a, lane):
