@@ -142,14 +142,18 @@ class Builder(VectorPrimitives):
 
     def address(self, op: Operand) -> Value:
         """The guest address that a memory operand names."""
-        addr = self.const(op.disp & mask(64), 64)
-        if op.base is not None:
-            addr = self.add(addr, self.get_gpr(op.base.index), 64)
+        parts = [] if op.base is None else [self.get_gpr(op.base.index)]
         if op.index is not None:
             index = self.get_gpr(op.index.index)
             if op.scale > 1:
                 index = self.shl(index, self.const(op.scale.bit_length() - 1, 64), 64)
-            addr = self.add(addr, index, 64)
+            parts.append(index)
+        # The displacement last: registers + displacement is the form the JIT recognises.
+        if op.disp or not parts:
+            parts.append(self.const(op.disp & mask(64), 64))
+        addr = parts[0]
+        for part in parts[1:]:
+            addr = self.add(addr, part, 64)
         if self.insn.addr32:  # the 0x67 prefix: the sum wraps at 32 bits, before the segment
             addr = self.zext(self.trunc(addr, 64, 32), 32, 64)
         if op.segment:

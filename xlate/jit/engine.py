@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from xlate.decoder import Block, Decoder, callees, ends_indirect, successors
 from xlate.interp import Interpreter
 from xlate.jit.cache import CodeCache, RegionCode
-from xlate.jit.linker import Linker, ObjectLoadError
+from xlate.jit.linker import SUPPORT_SYMBOL, Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.pyblocks import PyBlocks
 from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
@@ -268,18 +268,17 @@ class JitEngine:
             return
         key = self.cache.support_key() if self.cache else ""
         cached = self.cache.load(key, "support") if self.cache else None
-        from xlate.jit.support import SYMBOL
         if cached is not None:
             try:
-                self.linker.link_support(cached.obj, SYMBOL)
+                self.linker.link_support(cached.obj, SUPPORT_SYMBOL)
                 return
             except ObjectLoadError:
                 self.cache.rejected += 1
         from xlate.jit.support import support_module
         obj = self._compiler().compile(support_module())
         if self.cache:
-            self.cache.store(RegionCode(key, SYMBOL, (), (), obj), "support")
-        self.linker.link_support(obj, SYMBOL)
+            self.cache.store(RegionCode(key, SUPPORT_SYMBOL, (), (), obj), "support")
+        self.linker.link_support(obj, SUPPORT_SYMBOL)
 
     def _load_cached(self, region: RegionCode):
         """The cached region's code loaded into the process, or None if the object loader

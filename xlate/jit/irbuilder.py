@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from xlate.builder import Builder, Value, mask
 from xlate.decoder import Block, Insn, successors
 from xlate.jit import llir as ir
+from xlate.jit.linker import SUPPORT_SYMBOL
 from xlate.jit.vector_ir import VectorIR
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
 from xlate.semantics import flags
@@ -25,7 +26,7 @@ BLOCK_FN = ir.FunctionType(I32, [PTR, PTR])
 HELPER_FN = ir.FunctionType(I64, [PTR, I64, I64])
 PURE_FN = ir.FunctionType(I64, [I64, I64, I64, PTR])
 # The support module's function that computes flags from a lazy description, and its type.
-LAZY_FLAGS = "xlate_lazy_flags"
+LAZY_FLAGS = SUPPORT_SYMBOL
 LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
 # Where a block reads flags that blocks before it described, the operations those blocks ended
 # with (at most this many) get the flags' formulas inline, which LLVM folds away on each path
@@ -36,6 +37,9 @@ OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
                        "jump_cache", "code_pages", "code_written_end", "cc_op", "cc_dst",
                        "cc_src1", "cc_src2")}
+# Displacements below this are added after the clamp (see host_pointer): half the guard beyond
+# the guest space, so that the widest access (fxsave's 512 bytes) ends in the guard too.
+NEAR = lib.XLATE_GUEST_GUARD // 2
 JUMP_CACHE_BITS = lib.XLATE_JUMP_CACHE_BITS
 JUMP_CACHE_SIZE = lib.XLATE_JUMP_CACHE_SIZE
 
@@ -472,8 +476,19 @@ class IRBuilder(VectorIR, ValueIR):
     def host_pointer(self, guest_addr: Value) -> Value:
         """base + guest_addr, with addresses beyond the guest space clamped to its end: the
         guard region there faults, so no branch is needed (the fault then reports the end of
-        the space rather than the wild address)."""
-        return self.ir.gep(self.mem, [self._clamped(guest_addr)], source_etype=I8)
+        the space rather than the wild address). Of x + d, d a small constant, only x is
+        clamped, as x + d stays within the guard if x is in the space: the accesses of a
+        block around one register (a stack frame's) then share one clamp, and the constant
+        becomes part of the host instruction's address."""
+        offset = 0
+        if isinstance(guest_addr, ir.Sum):
+            x, d = guest_addr.operands
+            if isinstance(d, ir.Constant) and d.constant < NEAR:
+                guest_addr, offset = x, d.constant
+        pointer = self.ir.gep(self.mem, [self._clamped(guest_addr)], source_etype=I8)
+        if offset:
+            pointer = self.ir.gep(pointer, [ir.Constant(I64, offset)], source_etype=I8)
+        return pointer
 
     def _clamped(self, guest_addr: Value) -> Value:
         self.note_may_fault()
@@ -492,8 +507,7 @@ class IRBuilder(VectorIR, ValueIR):
         return self.ir.load(pointer, typ=int_type(bits), align=1)
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
-        clamped = self._clamped(guest_addr)
-        self.ir.store(value, self.ir.gep(self.mem, [clamped], source_etype=I8), align=1)
+        self.ir.store(value, self.host_pointer(guest_addr), align=1)
         if not self.check_stores:
             # Code on guest-writable pages is write-protected on the host: a store to it
             # faults, and the handler notes it and stops this code at its next safe point,
@@ -503,7 +517,7 @@ class IRBuilder(VectorIR, ValueIR):
         # the instruction's end leaves the block (finish_insn). The mark of the store's first
         # page covers a store that runs on into code on the next page (XLATE_CODE_NEXT).
         code_pages = self._invariant("code_pages")
-        page = self.ir.lshr(clamped, ir.Constant(I64, 12))
+        page = self.ir.lshr(self._clamped(guest_addr), ir.Constant(I64, 12))
         mark = self.ir.load(self.ir.gep(code_pages, [page], source_etype=I8), typ=I8)
         before = self.ir.block
         with self.unlikely(self.ir.icmp_unsigned("!=", mark, ir.Constant(I8, 0))):
@@ -526,6 +540,32 @@ class IRBuilder(VectorIR, ValueIR):
         return result
 
     def call_pure(self, name: str, a: Value, b: Value, c: Value) -> tuple[Value, Value, Value]:
+        if name == "div":
+            return self._divide(a, b, c)
+        return self._call_pure(name, a, b, c)
+
+    def _divide(self, high: Value, low: Value, divisor: Value) -> tuple[Value, Value, Value]:
+        """64-bit div: inline when the dividend fits in 64 bits (then LLVM's own division,
+        one host instruction), else the pure function's 128-bit one."""
+        zero = ir.Constant(I64, 0)
+        narrow = self.ir.and_(self.ir.icmp_unsigned("==", high, zero),
+                              self.ir.icmp_unsigned("!=", divisor, zero))
+        with self.ir.if_else(narrow) as (then, otherwise):
+            with then:
+                inline = (zero, self.ir.udiv(low, divisor), self.ir.urem(low, divisor))
+                inline_block = self.ir.block
+            with otherwise:
+                called = self._call_pure("div", high, low, divisor)
+                called_block = self.ir.block
+        results = []
+        for fast, slow in zip(inline, called, strict=True):
+            phi = self.ir.phi(I64)
+            phi.add_incoming(fast, inline_block)
+            phi.add_incoming(slow, called_block)
+            results.append(phi)
+        return tuple(results)
+
+    def _call_pure(self, name: str, a: Value, b: Value, c: Value) -> tuple[Value, Value, Value]:
         out = self.invariants.get("pure_out")
         if out is None:
             out = self.invariants["pure_out"] = self.entry.alloca(ir.VectorType(I64, 2))

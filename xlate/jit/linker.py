@@ -10,6 +10,9 @@ from xlate.runtime import ffi, lib
 # C functions that generated code calls by name: every helper declared in csrc/xlate.h.
 RUNTIME_SYMBOLS = ("xlate_note_code_write", *(
     name for name in dir(lib) if name.startswith(("xlate_helper_", "xlate_pure_"))))
+# The support module's function (xlate.jit.support), which generated code calls by name too.
+# Named here, which a warm run imports, rather than there, which it need not.
+SUPPORT_SYMBOL = "xlate_lazy_flags"
 _ERROR_SIZE = 256
 
 

@@ -175,6 +175,12 @@ class Select(Value):
     __slots__ = ("operands",)
 
 
+class Sum(Value):
+    """An add's result, which remembers its operands (so that the JIT can tell a register
+    plus a displacement)."""
+    __slots__ = ("operands",)
+
+
 class Bitcast(Value):
     """A bitcast's result, which remembers what it reinterprets (so that the JIT can work on
     a float as a float where it was made an integer only to be put into a vector)."""
@@ -371,7 +377,11 @@ class IRBuilder:
     def _binop(self, op: str, a: Value, b: Value) -> Value:
         return self._value(a.type, f"{op} {a.type} {a.ref}, {b.ref}")
 
-    def add(self, a, b): return self._binop("add", a, b)
+    def add(self, a: Value, b: Value) -> Value:
+        value = self._value(a.type, f"add {a.type} {a.ref}, {b.ref}", Sum)
+        value.operands = (a, b)
+        return value
+
     def sub(self, a, b): return self._binop("sub", a, b)
     def mul(self, a, b): return self._binop("mul", a, b)
     def and_(self, a, b): return self._binop("and", a, b)

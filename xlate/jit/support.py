@@ -8,8 +8,6 @@ from xlate.jit import llir as ir
 from xlate.jit.irbuilder import I8, I32, LAZY_FLAGS, LAZY_FLAGS_FN, ValueIR
 from xlate.semantics import flags
 
-SYMBOL = LAZY_FLAGS  # the function that regions call
-
 
 def support_module() -> str:
     """The support module's IR."""
