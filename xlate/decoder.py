@@ -9,7 +9,7 @@ uses them where the guest's code bytes are still the same, instead of decoding a
 from __future__ import annotations
 
 import marshal
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 
@@ -23,8 +23,10 @@ REG, IMM, MEM = "reg", "imm", "mem"
 GPR, XMM, ST = "gpr", "xmm", "st"
 
 
-@dataclass(frozen=True, slots=True)
-class Reg:
+# Records are NamedTuples and Block a plain class, not dataclasses: importing dataclasses (and
+# inspect, which it imports) costs tens of milliseconds on the way to the guest's first
+# instruction, and a dataclass a millisecond or two to create.
+class Reg(NamedTuple):
     """A guest register operand: which file, which register, how many bits from which bit."""
     file: str
     index: int
@@ -32,8 +34,7 @@ class Reg:
     shift: int = 0  # 8 for ah, ch, dh, bh
 
 
-@dataclass(frozen=True, slots=True)
-class Operand:
+class Operand(NamedTuple):
     kind: str           # REG, IMM or MEM
     size: int           # bytes
     reg: Reg | None = None
@@ -45,8 +46,7 @@ class Operand:
     segment: str = ""   # "fs" or "gs" for a segment override
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+class Insn(NamedTuple):
     address: int
     size: int
     name: str                 # Capstone's instruction name: "add", "movsb", "cvtsi2sd"
@@ -65,13 +65,15 @@ class Insn:
         return self.ops[i]
 
 
-@dataclass(slots=True)
 class Block:
     """Straight-line guest code: only the last instruction may transfer control."""
-    start: int
-    insns: list[Insn]
-    # Set when decoding stopped at bytes that are not an instruction (or not fetchable).
-    undefined_at: int | None = None
+    __slots__ = ("start", "insns", "undefined_at")
+
+    def __init__(self, start: int, insns: list[Insn], undefined_at: int | None = None) -> None:
+        self.start = start
+        self.insns = insns
+        # Set when decoding stopped at bytes that are not an instruction (or not fetchable).
+        self.undefined_at = undefined_at
 
     @property
     def end(self) -> int:

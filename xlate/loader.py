@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from xlate.errors import LoadError
@@ -47,18 +46,22 @@ MAX_PROGRAM_HEADERS_SIZE = 65536  # the kernel's limit (fs/binfmt_elf.c)
 MAX_INTERPRETER_PATH = 4096  # PATH_MAX
 
 
-@dataclass
 class Image:
     """One loaded ELF file."""
-    path: str
-    load_bias: int
-    entry: int
-    phdr: int        # guest address of the program headers
-    phnum: int
-    phentsize: int
-    end: int         # end of the highest segment
-    interpreter: str | None
-    digest: str      # sha256 of the file
+    __slots__ = ("path", "load_bias", "entry", "phdr", "phnum", "phentsize", "end",
+                 "interpreter", "digest")
+
+    def __init__(self, path: str, load_bias: int, entry: int, phdr: int, phnum: int,
+                 phentsize: int, end: int, interpreter: str | None, digest: str) -> None:
+        self.path = path
+        self.load_bias = load_bias
+        self.entry = entry
+        self.phdr = phdr  # guest address of the program headers
+        self.phnum = phnum
+        self.phentsize = phentsize
+        self.end = end  # end of the highest segment
+        self.interpreter = interpreter
+        self.digest = digest  # sha256 of the file
 
 
 # Records read from the file are NamedTuples: struct's tuples as they come, and a NamedTuple class
@@ -84,14 +87,17 @@ class ElfHeaders(NamedTuple):
     segments: list[Segment]
 
 
-@dataclass
 class Process:
     """What execve leaves behind: where to start and how memory looks."""
-    entry: int       # the interpreter's entry when there is one
-    stack_pointer: int
-    brk: int
-    program: Image
-    interpreter: Image | None
+    __slots__ = ("entry", "stack_pointer", "brk", "program", "interpreter")
+
+    def __init__(self, entry: int, stack_pointer: int, brk: int, program: Image,
+                 interpreter: Image | None) -> None:
+        self.entry = entry  # the interpreter's entry when there is one
+        self.stack_pointer = stack_pointer
+        self.brk = brk
+        self.program = program
+        self.interpreter = interpreter
 
 
 def _prot(p_flags: int) -> int:

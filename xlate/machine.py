@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
 
 from xlate.decoder import Decoder
 from xlate.errors import XlateError
@@ -37,24 +36,31 @@ from xlate.semantics import SEMANTICS
 ENGINES = ("jit", "interp")
 
 
-@dataclass
 class Stats:
     """What a run did, for --stats and benchmarks."""
-    # Compiled code counts nothing (a counter would cost a memory update a block): these count
-    # the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and how
-    # often the dispatch loop entered compiled code.
-    instructions_interpreted: int = 0
-    blocks_interpreted: int = 0
-    python_blocks_run: int = 0
-    python_blocks_compiled: int = 0
-    compiled_entries: int = 0
-    blocks_translated: int = 0
-    translate_seconds: float = 0.0  # on the guest's thread
-    compile_seconds_background: float = 0.0  # LLVM in the background, alongside running
-    run_seconds: float = 0.0
-    syscalls: int = 0
-    regions_preloaded: int = 0
-    seconds_to_first_instruction: float = 0.0  # from process start
+
+    def __init__(self, instructions_interpreted: int = 0, blocks_interpreted: int = 0,
+                 python_blocks_run: int = 0, python_blocks_compiled: int = 0,
+                 compiled_entries: int = 0, blocks_translated: int = 0,
+                 translate_seconds: float = 0.0, compile_seconds_background: float = 0.0,
+                 run_seconds: float = 0.0, syscalls: int = 0, regions_preloaded: int = 0,
+                 seconds_to_first_instruction: float = 0.0) -> None:
+        # Compiled code counts nothing (a counter would cost a memory update a block): these
+        # count the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and
+        # how often the dispatch loop entered compiled code.
+        self.instructions_interpreted = instructions_interpreted
+        self.blocks_interpreted = blocks_interpreted
+        self.python_blocks_run = python_blocks_run
+        self.python_blocks_compiled = python_blocks_compiled
+        self.compiled_entries = compiled_entries
+        self.blocks_translated = blocks_translated
+        self.translate_seconds = translate_seconds  # on the guest's thread
+        # LLVM in the background, alongside running
+        self.compile_seconds_background = compile_seconds_background
+        self.run_seconds = run_seconds
+        self.syscalls = syscalls
+        self.regions_preloaded = regions_preloaded
+        self.seconds_to_first_instruction = seconds_to_first_instruction  # from process start
 
     def report(self) -> str:
         return (f"xlate: {self.instructions_interpreted} guest instructions interpreted "
@@ -69,14 +75,16 @@ class Stats:
                 f"{self.seconds_to_first_instruction:.3f} s")
 
 
-@dataclass
 class RunResult:
     """How the guest ended: exit_status is what a shell would report (128 + signal if killed),
     None when it stopped at the requested address."""
-    exit_status: int | None
-    signal: int = 0
-    message: str = ""
-    stats: Stats = field(default_factory=Stats)
+
+    def __init__(self, exit_status: int | None, signal: int = 0, message: str = "",
+                 stats: Stats | None = None) -> None:
+        self.exit_status = exit_status
+        self.signal = signal
+        self.message = message
+        self.stats = Stats() if stats is None else stats
 
 
 class GuestSignal(XlateError):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import errno
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from xlate.runtime import GUEST_SPACE, ffi, lib
 
@@ -45,12 +44,14 @@ class GuestMemoryError(OSError):
     """A guest memory operation failed; .errno is the Linux errno the guest should see."""
 
 
-@dataclass
 class Mapping:
-    start: int
-    end: int
-    prot: int
-    name: str = ""
+    __slots__ = ("start", "end", "prot", "name")
+
+    def __init__(self, start: int, end: int, prot: int, name: str = "") -> None:
+        self.start = start
+        self.end = end
+        self.prot = prot
+        self.name = name
 
 
 def _host_prot(prot: int) -> int:

@@ -25,7 +25,7 @@ import os
 import struct
 import sys
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import xlate
 
@@ -118,8 +118,7 @@ def _llvmlite_version() -> bytes:
     return b""
 
 
-@dataclass(frozen=True)
-class RegionCode:
+class RegionCode(NamedTuple):
     """A compiled region as the cache keeps it."""
     key: str                        # hex sha256
     name: str                       # the function's symbol in the object

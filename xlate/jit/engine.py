@@ -6,12 +6,10 @@ it is hot."""
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xlate.decoder import Block, Decoder, callees, ends_indirect, successors
@@ -53,22 +51,28 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
     return any(memory.writable_code(addr, addr + max(len(raw), 1)) for addr, raw in code)
 
 
-@dataclass(eq=False)
 class _Installed:
-    """A region's code in the code map."""
-    entries: frozenset[int]  # guest addresses of the blocks it is entered at
-    spans: tuple[tuple[int, int], ...]  # [start, end) of each of its blocks, copies too
-    loaded: object  # the xlate_object * that holds its code
+    """A region's code in the code map (compared by identity: kept in sets)."""
+    __slots__ = ("entries", "spans", "loaded")
+
+    def __init__(self, entries: frozenset[int], spans: tuple[tuple[int, int], ...],
+                 loaded: object) -> None:
+        self.entries = entries  # guest addresses of the blocks it is entered at
+        self.spans = spans  # [start, end) of each of its blocks, copies too
+        self.loaded = loaded  # the xlate_object * that holds its code
 
 
-@dataclass
 class _Job:
     """A region being compiled in the background."""
-    blocks: dict[int, Block]
-    entries: frozenset[int]
-    work: tuple  # _compile's arguments
-    future: Future
-    stale: bool = False  # its code changed meanwhile: drop the result
+    __slots__ = ("blocks", "entries", "work", "future", "stale")
+
+    def __init__(self, blocks: dict[int, Block], entries: frozenset[int], work: tuple,
+                 future: Future, stale: bool = False) -> None:
+        self.blocks = blocks
+        self.entries = entries
+        self.work = work  # _compile's arguments
+        self.future = future
+        self.stale = stale  # its code changed meanwhile: drop the result
 
 
 class JitEngine:
@@ -295,7 +299,7 @@ class JitEngine:
         """Compile the region's IR and load it into the process: (region, its loaded object,
         whether the cache holds it). All LLVM work happens here, in one thread at a time."""
         started = time.perf_counter()
-        region = dataclasses.replace(region, obj=self._compiler().compile(module))
+        region = region._replace(obj=self._compiler().compile(module))
         if cacheable:
             self.cache.store(region)
         loaded = self.linker.load(region.obj, region.name)

@@ -12,7 +12,6 @@ import errno
 import os
 import stat
 import struct
-from dataclasses import dataclass
 
 from xlate.linux.syscalls import LinuxOS, int32, syscall
 
@@ -24,12 +23,15 @@ _TYPES_BY_MODE = [(stat.S_ISFIFO, DT_FIFO), (stat.S_ISCHR, DT_CHR), (stat.S_ISBL
                   (stat.S_ISLNK, DT_LNK)]
 
 
-@dataclass
 class DirectoryListing:
     """What one directory descriptor lists, and how far the guest has read."""
-    identity: tuple[int, int]  # (st_dev, st_ino) of the directory, to notice a reused fd
-    entries: list[tuple[int, int, bytes]] | None = None  # (d_ino, d_type, name); None: not read
-    position: int = 0  # index of the next entry; entry i carries d_off i + 1
+    __slots__ = ("identity", "entries", "position")
+
+    def __init__(self, identity: tuple[int, int],
+                 entries: list[tuple[int, int, bytes]] | None = None, position: int = 0) -> None:
+        self.identity = identity  # (st_dev, st_ino) of the directory, to notice a reused fd
+        self.entries = entries  # (d_ino, d_type, name); None: not read
+        self.position = position  # index of the next entry; entry i carries d_off i + 1
 
 
 def _entry_type(entry: os.DirEntry) -> int:

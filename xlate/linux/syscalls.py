@@ -23,7 +23,6 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from xlate.memory import AddressSpace, GuestMemoryError
@@ -51,13 +50,15 @@ class GuestKilled(Exception):
         self.signum = signum
 
 
-@dataclass
 class SyscallEntry:
-    name: str
-    handler: Callable[..., int]
-    # How --strace shows the arguments: d 64-bit int, i 32-bit int (fds), o octal (modes),
-    # x hex, s string, p pointer.
-    args: str
+    __slots__ = ("name", "handler", "args")
+
+    def __init__(self, name: str, handler: Callable[..., int], args: str) -> None:
+        self.name = name
+        self.handler = handler
+        # How --strace shows the arguments: d 64-bit int, i 32-bit int (fds), o octal (modes),
+        # x hex, s string, p pointer.
+        self.args = args
 
 
 SYSCALLS: dict[int, SyscallEntry] = {}
@@ -83,41 +84,47 @@ def int32(value: int) -> int:
     return value - (1 << 32) if value >> 31 else value
 
 
-@dataclass
 class SignalStack:
     """The guest's alternate signal stack (stack_t)."""
-    sp: int = 0
-    flags: int = 2  # SS_DISABLE
-    size: int = 0
+    __slots__ = ("sp", "flags", "size")
+
+    def __init__(self, sp: int = 0, flags: int = 2, size: int = 0) -> None:
+        self.sp = sp
+        self.flags = flags  # 2: SS_DISABLE
+        self.size = size
 
 
-@dataclass
 class LinuxOS:
     """The guest's view of the kernel: one per guest process."""
-    memory: AddressSpace
-    exe_path: str
-    brk_start: int
-    brk: int = 0
-    strace: bool = False
-    syscall_count: int = 0
-    signal_mask: int = 0
-    tid: int = field(default_factory=os.getpid)
-    # Called with a guest range whose code changed or went away, so translations of it drop.
-    invalidate_code: Callable[[int, int], None] = lambda start, end: None
-    # Guest signal number -> its struct sigaction as the guest gave it (32 bytes); absent: default.
-    signal_actions: dict[int, bytes] = field(default_factory=dict)
-    pending_signals: int = 0  # raised while blocked: bit (signum - 1)
-    signal_stack: SignalStack = field(default_factory=SignalStack)
-    thread_name: bytes = b""  # prctl PR_SET_NAME / PR_GET_NAME
-    # Open directory descriptors being listed by getdents64: fd -> listing and position.
-    directories: dict[int, DirectoryListing] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.brk = self.brk_start
-        if self.exe_path:  # /proc/self/exe must not move when the guest changes directory
-            self.exe_path = os.path.abspath(self.exe_path)
-        if not self.thread_name:
-            self.thread_name = os.fsencode(os.path.basename(self.exe_path))[:15]
+    def __init__(self, memory: AddressSpace, exe_path: str, brk_start: int, brk: int = 0,
+                 strace: bool = False, syscall_count: int = 0, signal_mask: int = 0,
+                 tid: int | None = None,
+                 invalidate_code: Callable[[int, int], None] = lambda start, end: None,
+                 signal_actions: dict[int, bytes] | None = None, pending_signals: int = 0,
+                 signal_stack: SignalStack | None = None, thread_name: bytes = b"",
+                 directories: dict[int, DirectoryListing] | None = None) -> None:
+        self.memory = memory
+        self.exe_path = exe_path
+        if exe_path:  # /proc/self/exe must not move when the guest changes directory
+            self.exe_path = os.path.abspath(exe_path)
+        self.brk_start = brk_start
+        self.brk = brk_start  # the break starts there, whatever the brk argument says
+        self.strace = strace
+        self.syscall_count = syscall_count
+        self.signal_mask = signal_mask
+        self.tid = os.getpid() if tid is None else tid
+        # Called with a guest range whose code changed or went away, so translations of it drop.
+        self.invalidate_code = invalidate_code
+        # Guest signal number -> its struct sigaction as the guest gave it (32 bytes); absent:
+        # default.
+        self.signal_actions = {} if signal_actions is None else signal_actions
+        self.pending_signals = pending_signals  # raised while blocked: bit (signum - 1)
+        self.signal_stack = SignalStack() if signal_stack is None else signal_stack
+        # prctl PR_SET_NAME / PR_GET_NAME
+        self.thread_name = thread_name or os.fsencode(os.path.basename(self.exe_path))[:15]
+        # Open directory descriptors being listed by getdents64: fd -> listing and position.
+        self.directories = {} if directories is None else directories
 
     def handle(self, cpu) -> None:
         """Carry out the syscall whose number and arguments are in cpu's registers."""
