@@ -44,7 +44,7 @@ PYTHON_THRESHOLD = 8
 LIKELY_TARGETS = 4
 # A region takes in a copy of a function it calls that another region has compiled, if the
 # function is this many blocks or fewer: calls and returns then stay inside the region.
-CALLEE_BLOCKS = 8
+CALLEE_BLOCKS = 16
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
