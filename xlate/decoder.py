@@ -8,6 +8,7 @@ uses them where the guest's code bytes are still the same, instead of decoding a
 
 from __future__ import annotations
 
+import functools
 import marshal
 from typing import NamedTuple
 
@@ -131,6 +132,7 @@ def _export_reg(reg: Reg | None) -> tuple | None:
     return None if reg is None else (reg.file, reg.index, reg.bits, reg.shift)
 
 
+@functools.cache  # operands repeat (the same registers, the same stack slots): made once each
 def _operand(exported: tuple) -> Operand:
     kind, size, reg, imm, base, index, scale, disp, segment = exported
     return Operand(kind, size, _reg(reg), imm, _reg(base), _reg(index), scale, disp, segment)
