@@ -170,6 +170,7 @@ class JitEngine:
         copied if another region has them already, so that calls and returns stay inside."""
         blocks: dict[int, Block] = {}
         entries: list[int] = []
+        likely: dict[int, list[int]] = {}  # block -> where its computed jump went most
         # Grown along the hottest edges first, so that what the limit leaves out is cold;
         # each pending block notes whether it may be a copy (of a small function it calls).
         pending = [(0, False, guest_addr)]
@@ -182,14 +183,15 @@ class JitEngine:
             blocks[addr] = block = self.decoder.block(addr)
             if not elsewhere:
                 entries.append(addr)
-            likely = self._likely_targets(addr)
-            called = callees(block, likely)
+            likely[addr] = self._likely_targets(addr)
+            called = callees(block, likely[addr])
             for a in called:
                 for b in self._small_function(a) if self._compiled(a) else ():
                     heapq.heappush(pending, (-self.runs.get(b, 0), True, b))
+            following = successors(block)
             # A copy goes on to the copied function's blocks, not to where it returns.
-            copies = set(successors(block)) - set(called) if copy else set()
-            for a in successors(block) + likely:
+            copies = set(following) - set(called) if copy else set()
+            for a in following + likely[addr]:
                 if a not in blocks and self._may_follow(a):
                     heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
@@ -208,7 +210,6 @@ class JitEngine:
             return
         self._link_support()  # before any region that calls it is loaded, in any thread
         from xlate.jit.compiler import region_module
-        likely = {addr: self._likely_targets(addr) for addr in blocks}
         module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely,
                                      entries)
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
@@ -382,8 +383,8 @@ class JitEngine:
             if any(a < end and start < block.end for a, block in job.blocks.items()):
                 job.stale = True
                 self.queued -= job.entries
-        stale = {installed for installed in self.region_of.values()
-                 if any(a < end and start < a_end for a, a_end in installed.spans)}
+        stale = [installed for installed in set(self.region_of.values())
+                 if any(a < end and start < a_end for a, a_end in installed.spans)]
         for installed in stale:
             for addr in installed.entries:
                 lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)

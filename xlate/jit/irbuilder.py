@@ -220,7 +220,10 @@ class IRBuilder(VectorIR, ValueIR):
         value = cache.get(which)
         if value is None:
             key = (kind, which)
-            value = cache[which] = self.ir.load(self._slot(key), typ=self._layout(key)[1])
+            value = self.ir.load(self._slot(key), typ=self._layout(key)[1])
+            if kind == "xmm":  # the semantics work on i128 (see _layout for the variable's type)
+                value = self.ir.bitcast(value, I128)
+            cache[which] = value
         return value
 
     def _set(self, cache: dict, which: int | str, kind: str, value: ir.Value) -> None:
@@ -462,10 +465,7 @@ class IRBuilder(VectorIR, ValueIR):
         return (*flags.CC_KIND[cc[0]], *cc[2:])
 
     def get_xmm(self, index: int) -> Value:
-        value = self.xmms.get(index)
-        if value is None:
-            value = self.xmms[index] = self.ir.bitcast(self._get({}, index, "xmm"), I128)
-        return value
+        return self._get(self.xmms, index, "xmm")
 
     def set_xmm(self, index: int, value: Value) -> None:
         self._set(self.xmms, index, "xmm", value)
