@@ -3,6 +3,7 @@ shell would report, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import signal
 import struct
 import subprocess
@@ -47,6 +48,26 @@ def test_missing_program_exits_127():
     proc = xlate("/nonexistent/program")
     assert proc.returncode == 127
     assert_one_line_error(proc, "/nonexistent/program", "No such file")
+
+
+@pytest.mark.parametrize("kind, status, message", [
+    ("file-as-directory", 127, "Not a directory"),
+    ("directory", 126, "Is a directory"),
+    ("unreadable", 126, "Permission denied"),
+])
+def test_unopenable_program_is_one_line(tmp_path, kind, status, message):
+    """Whatever stops the program file from opening is reported as the shell reports it."""
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"\x7fELF")
+    path = {"file-as-directory": plain / "program", "directory": tmp_path,
+            "unreadable": plain}[kind]
+    if kind == "unreadable":
+        plain.chmod(0)
+        if os.access(plain, os.R_OK):
+            pytest.skip("running as root: every file is readable")
+    proc = xlate(str(path))
+    assert proc.returncode == status
+    assert_one_line_error(proc, str(path), message)
 
 
 def test_non_elf_file_exits_126(tmp_path):

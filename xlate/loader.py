@@ -109,12 +109,10 @@ def _open_elf(path: str) -> tuple[bytes, ElfHeaders]:
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except FileNotFoundError:
-        raise LoadError(f"{path}: No such file or directory", 127) from None
-    except IsADirectoryError:
-        raise LoadError(f"{path}: Is a directory", 126) from None
-    except PermissionError:
-        raise LoadError(f"{path}: Permission denied", 126) from None
+    except OSError as e:
+        # The shell's statuses: 127 when there is no such program, 126 when it cannot be run.
+        status = 127 if isinstance(e, (FileNotFoundError, NotADirectoryError)) else 126
+        raise LoadError(f"{path}: {e.strerror}", status) from None
     if data[:4] != b"\x7fELF":
         raise LoadError(f"{path}: not an ELF file (cannot execute binary file: Exec format error)")
     if len(data) < 64:
