@@ -1,6 +1,6 @@
-"""LLVM: guest blocks -> IR module -> host object file. Loading objects into the process is the
-C runtime's (xlate.jit.linker), so that code from the code cache runs without this module, and
-without llvmlite, being imported.
+"""LLVM: IR module (xlate.jit.irbuilder's text) -> host object file. Loading objects into the
+process is the C runtime's (xlate.jit.linker), so that code from the code cache runs without this
+module, and without llvmlite, being imported.
 
 Each thread that compiles has its own target machine, so that none is shared between threads; a
 thread keeps it for its compilations, as a new one costs a millisecond or more of each (LLVM
@@ -12,22 +12,8 @@ import threading
 
 import llvmlite.binding as llvm
 
-from xlate.decoder import Block
-from xlate.jit import llir as ir
-from xlate.jit.irbuilder import translate_region
-from xlate.semantics import SEMANTICS
-
 llvm.initialize_native_target()
 llvm.initialize_native_asmprinter()
-
-
-def region_module(guest_addr: int, blocks: list[Block], check_stores: bool,
-                  likely: dict[int, list[int]], entries: list[int]) -> tuple[str, str]:
-    """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
-    translate_region for check_stores, likely and entries)."""
-    module = ir.Module(name=f"region_{guest_addr:x}")
-    name = translate_region(module, blocks, SEMANTICS, check_stores, likely, entries)
-    return str(module), name
 
 
 class Compiler:

@@ -45,6 +45,8 @@ LIKELY_TARGETS = 4
 # A region takes in a copy of a function it calls that another region has compiled, if the
 # function is this many blocks or fewer: calls and returns then stay inside the region.
 CALLEE_BLOCKS = 16
+# The support module is loaded once for the process, by whichever thread needs it first.
+_support_lock = threading.Lock()
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
@@ -63,16 +65,16 @@ class _Installed:
 
 
 class _Job:
-    """A region being compiled in the background."""
+    """A region to be compiled in the background."""
     __slots__ = ("blocks", "entries", "work", "future", "stale")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], work: tuple,
-                 future: Future, stale: bool = False) -> None:
+                 future: Future) -> None:
         self.blocks = blocks
         self.entries = entries
         self.work = work  # _compile's arguments
-        self.future = future
-        self.stale = stale  # its code changed meanwhile: drop the result
+        self.future = future  # resolved by whichever thread compiles it
+        self.stale = False  # its code changed meanwhile: drop the result
 
 
 class JitEngine:
@@ -107,9 +109,10 @@ class JitEngine:
         self.blocks_interpreted = 0
         self.worker: ThreadPoolExecutor | None = None
         self.jobs: list[_Job] = []
-        self.jobs_done = 0  # counted by the worker as it finishes each
-        self.stats_lock = threading.Lock()
+        self.waiting: list[_Job] = []  # the jobs no thread has started on
+        self.jobs_done = 0  # counted by the thread that finishes each
         self.jobs_seen = 0
+        self.lock = threading.Lock()  # for waiting, jobs_done and the stats, across threads
         self.queued: set[int] = set()  # entries of unfinished jobs
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
@@ -208,8 +211,7 @@ class JitEngine:
             self._install(region, loaded, True)
             self.stats.translate_seconds += time.perf_counter() - started
             return
-        self._link_support()  # before any region that calls it is loaded, in any thread
-        from xlate.jit.compiler import region_module
+        from xlate.jit.irbuilder import region_module
         module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely,
                                      entries)
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
@@ -219,12 +221,14 @@ class JitEngine:
         if not self.threshold:
             self._install(*self._compile(*job))
             return
+        from concurrent.futures import Future, ThreadPoolExecutor
         if self.worker is None:
-            from concurrent.futures import ThreadPoolExecutor
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
-        future = self.worker.submit(self._compile, *job)
-        future.add_done_callback(self._count_done)
-        self.jobs.append(_Job(blocks, frozenset(entries), job, future))
+        queued = _Job(blocks, frozenset(entries), job, Future())
+        self.jobs.append(queued)
+        with self.lock:
+            self.waiting.append(queued)
+        self.worker.submit(self._compile_next)
         self.queued.update(entries)
 
     def _may_follow(self, addr: int) -> bool:
@@ -269,8 +273,11 @@ class JitEngine:
     def _link_support(self) -> None:
         """Load the support module's code (xlate.jit.support), once for the process: from the
         code cache, or compiled."""
-        if Linker.support is not None:
-            return
+        with _support_lock:
+            if Linker.support is None:
+                self._load_support()
+
+    def _load_support(self) -> None:
         key = self.cache.support_key() if self.cache else ""
         cached = self.cache.load(key, "support") if self.cache else None
         if cached is not None:
@@ -298,33 +305,53 @@ class JitEngine:
     def _compile(self, region: RegionCode, module: str,
                  cacheable: bool) -> tuple[RegionCode, object, bool]:
         """Compile the region's IR and load it into the process: (region, its loaded object,
-        whether the cache holds it). All LLVM work happens here, in one thread at a time."""
+        whether the cache holds it)."""
         started = time.perf_counter()
         region = region._replace(obj=self._compiler().compile(module))
         if cacheable:
             self.cache.store(region)
+        self._link_support()  # before any region that calls it is loaded
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
-        with self.stats_lock:  # compilations at the end of a run share the stats
+        with self.lock:
             if self.threshold:
                 self.stats.compile_seconds_background += elapsed
             else:
                 self.stats.translate_seconds += elapsed
         return region, loaded, cacheable
 
-    def _count_done(self, future: Future) -> None:
-        self.jobs_done += 1  # in the worker thread; the guest's thread only reads it
+    def _compile_next(self) -> None:
+        """Compile the hottest job that no thread has started on (a thread's task: there is one
+        per job, and the jobs go hottest first, not in the order they came)."""
+        with self.lock:
+            if not self.waiting:
+                return
+            job = max(self.waiting, key=lambda job: max(self.runs.get(a, 0) for a in job.entries))
+            self.waiting.remove(job)
+        self._compile_job(job)
+
+    def _compile_job(self, job: _Job) -> None:
+        try:
+            job.future.set_result(self._compile(*job.work))
+        except BaseException as e:  # raised where the guest's thread installs it
+            job.future.set_exception(e)
+        with self.lock:
+            self.jobs_done += 1
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
-        those up to the one holding that block."""
+        the one holding that block too (compiled here if no thread has started on it)."""
         self.jobs_seen = self.jobs_done
         if wait_for is not None:
             started = time.perf_counter()
-            for job in self.jobs:
-                job.future.result()
-                if wait_for in job.entries:
-                    break
+            job = next(job for job in self.jobs if wait_for in job.entries)
+            with self.lock:
+                mine = job in self.waiting
+                if mine:
+                    self.waiting.remove(job)
+            if mine:
+                self._compile_job(job)
+            job.future.result()
             self.stats.translate_seconds += time.perf_counter() - started
         for job in [job for job in self.jobs if wait or job.future.done()]:
             self.jobs.remove(job)
@@ -393,19 +420,26 @@ class JitEngine:
             self.linker.unload(installed.loaded)
 
     def finish(self, program_digest: str) -> None:
-        """At the end of a run: let compilations under way finish (so that the cache gets
-        them), remember the program's regions, and count."""
+        """At the end of a run: let compilations under way finish, so that the cache gets
+        them (with no cache, what no thread has started on is dropped, and what one has is
+        not waited for), remember the program's regions, and count."""
         if self.worker is not None:
-            # The guest is done, and so the cores are free for LLVM: what has not started
-            # compiling yet is compiled on all of them.
-            waiting = [job for job in self.jobs if job.future.cancel()]
-            if waiting:
+            if self.cache is None:
+                with self.lock:
+                    dropped, self.waiting = self.waiting, []
+                self.jobs = [job for job in self.jobs if job not in dropped]
+                for job in dropped:
+                    self.queued -= job.entries
+            elif self.waiting:
+                # The guest is done, and so the cores are free for LLVM: what no thread has
+                # started on is compiled on all of them.
                 from concurrent.futures import ThreadPoolExecutor
                 with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-                    for job in waiting:
-                        job.future = pool.submit(self._compile, *job.work)
-            self.worker.shutdown(wait=True)
-            self._install_finished(wait=True)
+                    for _ in range(len(self.waiting)):
+                        pool.submit(self._compile_next)
+            self.worker.shutdown(wait=self.cache is not None)
+            self.worker = None
+            self._install_finished(wait=self.cache is not None)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is

@@ -17,7 +17,7 @@ from xlate.jit import llir as ir
 from xlate.jit.linker import SUPPORT_SYMBOL
 from xlate.jit.vector_ir import VectorIR
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_SIGILL, FLAG_SLOT, GUEST_SPACE, ffi, lib
-from xlate.semantics import flags
+from xlate.semantics import SEMANTICS, flags
 
 I1, I8, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 32, 64, 128))
 XMM = ir.VectorType(ir.DoubleType(), 2)
@@ -705,6 +705,15 @@ class IRBuilder(VectorIR, ValueIR):
 
 
 _NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
+
+
+def region_module(guest_addr: int, blocks: list[Block], check_stores: bool,
+                  likely: dict[int, list[int]], entries: list[int]) -> tuple[str, str]:
+    """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
+    translate_region for check_stores, likely and entries)."""
+    module = ir.Module(name=f"region_{guest_addr:x}")
+    name = translate_region(module, blocks, SEMANTICS, check_stores, likely, entries)
+    return str(module), name
 
 
 def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
