@@ -16,9 +16,17 @@ PREFIXES = {"movs": ("", "rep "), "stos": ("", "rep "), "lods": ("", "rep "),
             "cmps": ("", "repe ", "repne "), "scas": ("", "repe ", "repne ")}
 
 
+# Around the string instruction: registers and flags that the instruction reads, writes or
+# leaves alone are changed just before it and read just after (under the JIT, values that the
+# compiled code holds in host registers across its call to the C helper).
+AROUND = ("add rsi, 8; lea rbx, [rcx + 1]; {insn}; setc r10b; setz r11b; adc r9, rbx; "
+          "lea r8, [rcx + rsi]; add rdi, rbx")
+
+
 @st.composite
-def strings(draw: st.DrawFn, kind: str, size: str) -> object:
-    ops = Operands(draw, avoid=frozenset({"rsp", "rsi", "rdi", "rcx"}))
+def strings(draw: st.DrawFn, kind: str, size: str, around: bool = False) -> object:
+    ops = Operands(draw, avoid=frozenset({"rsp", "rsi", "rdi", "rcx", "rbx", "r8", "r9", "r10",
+                                          "r11"} if around else {"rsp", "rsi", "rdi", "rcx"}))
     prefix = draw(st.sampled_from(PREFIXES[kind]))
     width = {"b": 1, "w": 2, "d": 4, "q": 8}[size]
     count = draw(st.sampled_from((0, 1, 2, 5, 8)) | st.integers(0, 8))
@@ -42,7 +50,9 @@ def strings(draw: st.DrawFn, kind: str, size: str) -> object:
         ops.put("rax", accumulator)
     df = DF if draw(st.booleans()) else 0
     rflags = draw(st.integers(0, 0xFFF)) & 0x8D5 | df
-    return ops.case(f"{prefix}{kind}{size}", rflags=rflags, rsi=source, rdi=dest, rcx=count)
+    insn = f"{prefix}{kind}{size}"
+    return ops.case(AROUND.format(insn=insn) if around else insn, rflags=rflags,
+                    rsi=source - 8 if around else source, rdi=dest, rcx=count)
 
 
 @engines
@@ -50,6 +60,12 @@ def strings(draw: st.DrawFn, kind: str, size: str) -> object:
 @pytest.mark.parametrize("size", SIZES)
 def test_string_instructions_match_the_cpu_with_every_prefix_and_direction(engine, kind, size):
     check_cases(engine, strings(kind, size), 40)
+
+
+@engines
+@pytest.mark.parametrize("kind", ["movs", "stos", "lods", "cmps", "scas"])
+def test_string_instructions_keep_the_state_around_them(engine, kind):
+    check_cases(engine, strings(kind, "b", True) | strings(kind, "q", True), 20)
 
 
 @st.composite

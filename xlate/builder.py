@@ -11,9 +11,9 @@ arithmetic flags are built here from the primitives, so that they too exist once
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from xlate.decoder import GPR, IMM, MEM, REG, XMM, Insn, Operand
+from xlate.decoder import GPR, GPR_NAMES, IMM, MEM, REG, XMM, Insn, Operand
 from xlate.vector import VectorPrimitives
 
 Value = Any  # an int in the interpreter, an LLVM IR value (xlate.jit.llir) in the JIT
@@ -21,6 +21,32 @@ Value = Any  # an int in the interpreter, an LLVM IR value (xlate.jit.llir) in t
 
 def mask(bits: int) -> int:
     return (1 << bits) - 1
+
+
+class HelperState(NamedTuple):
+    """The guest registers and flags that a C helper reads and writes in the cpu struct, as
+    ("gpr", index), ("flag", name) and ("cc", part) keys (see helper_state). What it does to
+    memory and to the x87 and SSE control state is not described: engines assume anything."""
+
+    reads: frozenset[tuple[str, int | str]]
+    writes: frozenset[tuple[str, int | str]]
+
+
+def helper_state(reads: str, writes: str) -> HelperState:
+    """A HelperState from names: general registers (rax, rcx, ...), flags (df, ...), and
+    "flags" for the arithmetic flags as an instruction sets them (their lazy description)."""
+    def keys(names: str) -> frozenset[tuple[str, int | str]]:
+        found: set[tuple[str, int | str]] = set()
+        for name in names.split():
+            if name == "flags":
+                found |= {("cc", part) for part in ("op", "dst", "src1", "src2")}
+                found |= {("flag", flag) for flag in ("cf", "pf", "af", "zf", "sf", "of")}
+            elif name in GPR_NAMES:
+                found.add(("gpr", GPR_NAMES.index(name)))
+            else:
+                found.add(("flag", name))
+        return frozenset(found)
+    return HelperState(keys(reads), keys(writes))
 
 
 class Builder(VectorPrimitives):
@@ -93,8 +119,10 @@ class Builder(VectorPrimitives):
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None: raise NotImplementedError
 
-    def call_helper(self, name: str, a: Value, b: Value) -> Value:
-        """Call the C helper xlate_helper_<name>(cpu, a, b): it sees and may change all state."""
+    def call_helper(self, name: str, a: Value, b: Value,
+                    state: HelperState | None = None) -> Value:
+        """Call the C helper xlate_helper_<name>(cpu, a, b): it sees and may change all state,
+        or, with state, the registers and flags that names (and any memory)."""
         raise NotImplementedError
 
     def call_pure(self, name: str, a: Value, b: Value, c: Value) -> tuple[Value, Value, Value]:

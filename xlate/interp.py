@@ -150,7 +150,7 @@ class InterpBuilder(VectorInterp, Builder):
         if self.cpu.code_written_end:
             self.code_written = True
 
-    def call_helper(self, name: str, a: int, b: int) -> int:
+    def call_helper(self, name: str, a: int, b: int, state=None) -> int:
         fn = self.helpers.get(name)
         if fn is None:
             fn = self.helpers[name] = getattr(lib, "xlate_helper_" + name)

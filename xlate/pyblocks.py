@@ -245,7 +245,7 @@ class PyBuilder(Builder):
         self._leave_if("cpu.fault_signal", str(self.insn.address), EXIT_FAULT)
         self.stored = True
 
-    def call_helper(self, name: str, a: Expr, b: Expr) -> Expr:
+    def call_helper(self, name: str, a: Expr, b: Expr, state=None) -> Expr:
         self._to_struct()
         self.names.add("xlate_helper_" + name)
         result = self.value(f"CALL(xlate_helper_{name}, cpu, {a}, {b})")

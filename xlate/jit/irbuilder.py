@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from xlate.builder import Builder, Value, mask
+from xlate.builder import Builder, HelperState, Value, mask
 from xlate.decoder import Block, Insn, successors
 from xlate.jit import llir as ir
 from xlate.jit.linker import SUPPORT_SYMBOL
@@ -130,7 +130,8 @@ class IRBuilder(VectorIR, ValueIR):
         self.written: set[tuple[str, int | str]] = set()  # what the region may change
         self.exits: list[ir.Instruction] = []  # returns (and musttail calls): state goes back
         self.fields: dict[int, ir.Value] = {}  # cpu struct offset -> pointer, in the entry block
-        self.helper_calls: list[ir.Instruction] = []  # state goes back, and comes in again
+        # Helper calls: the state they use goes back before, what they write comes in after.
+        self.helper_calls: list[tuple[ir.Instruction, HelperState | None]] = []
         self.invariants: dict[str, ir.Value] = {}
         self.leave: ir.PhiInstr | None = None  # the exit code, in the block that returns
         self.chain: ir.PhiInstr | None = None  # the guest address, in the block that chains
@@ -276,14 +277,17 @@ class IRBuilder(VectorIR, ValueIR):
             out.position_before(point)
             for key in written:
                 self._state_out(out, key)
-        for call in self.helper_calls:
+        for call, state in self.helper_calls:
             around = ir.IRBuilder(call.parent)
             around.position_before(call)
+            # What it may write goes back too: what it leaves alone comes in again after.
             for key in written:
-                self._state_out(around, key)
+                if state is None or key in state.reads or key in state.writes:
+                    self._state_out(around, key)
             around.position_after(call)
             for key in used:
-                around.store(self._state_in(around, key), self.slots[key])
+                if state is None or key in state.writes:
+                    around.store(self._state_in(around, key), self.slots[key])
 
     def store_rip(self, guest_addr: int) -> None:
         # Volatile: a fault is a read of rip that LLVM cannot see, so the store must stay.
@@ -530,11 +534,12 @@ class IRBuilder(VectorIR, ValueIR):
         merged.add_incoming(hit, noting)
         self.code_hits.append(merged)
 
-    def call_helper(self, name: str, a: Value, b: Value) -> Value:
+    def call_helper(self, name: str, a: Value, b: Value,
+                    state: HelperState | None = None) -> Value:
         self.flush()
         self.note_may_fault()
         result = self.ir.call(self.external("xlate_helper_" + name, HELPER_FN), [self.cpu, a, b])
-        self.helper_calls.append(result)
+        self.helper_calls.append((result, state))
         self.forget()
         self.helper_called = True  # helpers store through xlate_host_write
         return result

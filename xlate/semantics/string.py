@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xlate.builder import Builder
+from xlate.builder import Builder, helper_state
 from xlate.decoder import Insn
 from xlate.semantics.registry import semantics
 
@@ -10,10 +10,18 @@ _SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}
 # Names that SSE instructions have too: xlate.semantics.sse registers them and calls string()
 # for the string forms.
 _SHARED_WITH_SSE = {"movsd", "cmpsd"}
+# The registers and flags each helper (csrc/strings.c) reads and writes.
+_STATE = {
+    "movs": helper_state("rcx rsi rdi df", "rcx rsi rdi"),
+    "stos": helper_state("rcx rax rdi df", "rcx rdi"),
+    "lods": helper_state("rcx rax rsi df", "rcx rax rsi"),
+    "cmps": helper_state("rcx rsi rdi df", "rcx rsi rdi flags"),
+    "scas": helper_state("rcx rax rdi df", "rcx rdi flags"),
+}
 
 
 @semantics(*(kind + size for kind in ("movs", "stos", "lods", "cmps", "scas") for size in "bwdq"
              if kind + size not in _SHARED_WITH_SSE))
 def string(b: Builder, insn: Insn) -> None:
     kind, size = insn.name[:4], _SIZES[insn.name[4]]
-    b.call_helper("rep_" + kind, b.const(size, 64), b.const(insn.rep, 64))
+    b.call_helper("rep_" + kind, b.const(size, 64), b.const(insn.rep, 64), _STATE[kind])
