@@ -45,8 +45,6 @@ LIKELY_TARGETS = 4
 # A region takes in a copy of a function it calls that another region has compiled, if the
 # function is this many blocks or fewer: calls and returns then stay inside the region.
 CALLEE_BLOCKS = 16
-# The support module is loaded once for the process, by whichever thread needs it first.
-_support_lock = threading.Lock()
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
@@ -211,6 +209,11 @@ class JitEngine:
             self._install(region, loaded, True)
             self.stats.translate_seconds += time.perf_counter() - started
             return
+        # On this thread, as everything that opens a file (a cache file, a module to import):
+        # the guest's file descriptors are the process's, and a file opened on another thread
+        # while the guest opens one would change the number the guest gets.
+        self._link_support()  # before any region that calls it is loaded
+        self._compiler()
         from xlate.jit.irbuilder import region_module
         module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely,
                                      entries)
@@ -219,7 +222,7 @@ class JitEngine:
         self.stats.translate_seconds += time.perf_counter() - started
         job = (region, module, cacheable)
         if not self.threshold:
-            self._install(*self._compile(*job))
+            self._keep(*self._compile(*job))
             return
         from concurrent.futures import Future, ThreadPoolExecutor
         if self.worker is None:
@@ -273,11 +276,8 @@ class JitEngine:
     def _link_support(self) -> None:
         """Load the support module's code (xlate.jit.support), once for the process: from the
         code cache, or compiled."""
-        with _support_lock:
-            if Linker.support is None:
-                self._load_support()
-
-    def _load_support(self) -> None:
+        if Linker.support is not None:
+            return
         key = self.cache.support_key() if self.cache else ""
         cached = self.cache.load(key, "support") if self.cache else None
         if cached is not None:
@@ -305,12 +305,9 @@ class JitEngine:
     def _compile(self, region: RegionCode, module: str,
                  cacheable: bool) -> tuple[RegionCode, object, bool]:
         """Compile the region's IR and load it into the process: (region, its loaded object,
-        whether the cache holds it)."""
+        whether the cache may keep it). No file is opened here (see translate)."""
         started = time.perf_counter()
         region = region._replace(obj=self._compiler().compile(module))
-        if cacheable:
-            self.cache.store(region)
-        self._link_support()  # before any region that calls it is loaded
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -356,11 +353,17 @@ class JitEngine:
         for job in [job for job in self.jobs if wait or job.future.done()]:
             self.jobs.remove(job)
             self.queued -= job.entries
-            region, loaded, cached = job.future.result()
+            region, loaded, cacheable = job.future.result()
             if job.stale:
                 self.linker.unload(loaded)
             else:
-                self._install(region, loaded, cached)
+                self._keep(region, loaded, cacheable)
+
+    def _keep(self, region: RegionCode, loaded, cacheable: bool) -> None:
+        """A region just compiled: into the code cache, if it may go there, and the code map."""
+        if cacheable:
+            self.cache.store(region)
+        self._install(region, loaded, cacheable)
 
     def _install(self, region: RegionCode, loaded, cached: bool) -> None:
         spans = tuple((addr, addr + size) for addr, size in region.blocks)
