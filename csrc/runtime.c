@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #include "runtime.h"
 
@@ -19,6 +20,7 @@ static struct sigaction previous_segv, previous_bus;
 void xlate_fault(xlate_cpu *cpu, uint64_t guest_addr)
 {
     cpu->fault_addr = guest_addr;
+    cpu->fault_host_pc = 0;
     cpu->fault_signal = SIGSEGV;
     siglongjmp(*guard_jmp, 1);
 }
@@ -38,15 +40,30 @@ static int disarm(xlate_cpu *cpu, uint64_t guest_addr)
     return 1;
 }
 
+/* The host address of the instruction that faulted: compiled code does not store the guest pc
+ * before each access, and this says which access it was (see xlate/jit/lines.py). */
+static uint64_t faulting_pc(const void *context)
+{
+    const ucontext_t *uc = context;
+#if defined(__x86_64__)
+    return (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
 static void on_host_fault(int sig, siginfo_t *info, void *context)
 {
-    (void)context;
     uint8_t *addr = info->si_addr;
     if (guard_jmp && addr >= guard_cpu->mem_base &&
         addr < guard_cpu->mem_base + XLATE_GUEST_SPACE + XLATE_GUEST_GUARD) {
         if (disarm(guard_cpu, (uint64_t)(addr - guard_cpu->mem_base)))
             return;
         guard_cpu->fault_addr = (uint64_t)(addr - guard_cpu->mem_base);
+        guard_cpu->fault_host_pc = faulting_pc(context);
         guard_cpu->fault_signal = sig;
         siglongjmp(*guard_jmp, 1);
     }

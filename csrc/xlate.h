@@ -92,6 +92,7 @@ typedef struct xlate_cpu {
     uint8_t st[8][16];         /* physical x87 registers, 10 bytes used */
     uint8_t *mem_base;         /* host address of guest address 0 */
     uint64_t fault_addr;       /* guest address of the last fault */
+    uint64_t fault_host_pc;    /* host address of the instruction that faulted; 0: a check */
     int32_t fault_signal;      /* host signal that reported it */
     int32_t stop_request;      /* XLATE_STOP_* bits: stop at the next safe point */
     uint64_t compiled_entries; /* times the dispatch loop called compiled code */

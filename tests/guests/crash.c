@@ -24,6 +24,13 @@ void _start_c(long *sp)
         __asm__ volatile(".byte 0x0f, 0xff");
     if (mode == 'k') /* a wild address far outside any guest space */
         *(volatile long *)0xdead000000000000ul = 1;
+    if (mode == 'l') { /* a loop that reads on up the stack until it runs off its top: the read
+                          faults in the middle of its block, once the loop is hot */
+        volatile long *p = sp;
+        static volatile long sink;
+        for (long i = 0;; i++)
+            sink = (sink * 7 + i) ^ p[i];
+    }
     sys3(60, 7, 0, 0);
 }
 

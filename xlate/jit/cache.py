@@ -30,7 +30,7 @@ from typing import NamedTuple
 import xlate
 
 MAGIC = b"XLATEOBJ"
-FORMAT = 2
+FORMAT = 3
 _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, payload sha256
 
 
@@ -127,6 +127,8 @@ class RegionCode(NamedTuple):
     # is entered at, inlined here (a callee) so that control stays in this region's code.
     entries: tuple[int, ...]
     obj: bytes
+    # Which guest instruction the host code is, from an offset on (xlate.jit.lines.pc_rows).
+    pcs: tuple[tuple[int, int], ...] = ()
 
 
 class CodeCache:
@@ -186,7 +188,7 @@ class CodeCache:
 
     def store(self, region: RegionCode, kind: str = "regions") -> None:
         meta = json.dumps({"name": region.name, "blocks": region.blocks,
-                           "entries": region.entries}).encode()
+                           "entries": region.entries, "pcs": region.pcs}).encode()
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         self._write(self._path(region.key, kind), _seal(region.key, payload))
 
@@ -302,9 +304,11 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
         meta = json.loads(payload[4:4 + meta_length])
         blocks = tuple((int(a), int(s)) for a, s in meta["blocks"])
         entries = tuple(int(a) for a in meta["entries"])
+        pcs = tuple((int(offset), int(pc)) for offset, pc in meta["pcs"])
         if not {a for a, _ in blocks} >= set(entries):
             return None
-        return RegionCode(key, str(meta["name"]), blocks, entries, payload[4 + meta_length:])
+        return RegionCode(key, str(meta["name"]), blocks, entries, payload[4 + meta_length:],
+                          pcs)
     except (ValueError, KeyError, TypeError, struct.error):
         return None
 

@@ -6,6 +6,7 @@ it is hot."""
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import os
 import threading
@@ -15,10 +16,11 @@ from typing import TYPE_CHECKING
 from xlate.decoder import Block, Decoder, callees, ends_indirect, successors
 from xlate.interp import Interpreter
 from xlate.jit.cache import CodeCache, RegionCode
+from xlate.jit.lines import pc_rows
 from xlate.jit.linker import SUPPORT_SYMBOL, Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.pyblocks import PyBlocks
-from xlate.runtime import EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
+from xlate.runtime import EXIT_FAULT, EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
 if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,13 +55,26 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
 
 class _Installed:
     """A region's code in the code map (compared by identity: kept in sets)."""
-    __slots__ = ("entries", "spans", "loaded")
+    __slots__ = ("entries", "spans", "loaded", "pcs")
 
     def __init__(self, entries: frozenset[int], spans: tuple[tuple[int, int], ...],
-                 loaded: object) -> None:
+                 loaded: object, pcs: tuple[tuple[int, int], ...]) -> None:
         self.entries = entries  # guest addresses of the blocks it is entered at
         self.spans = spans  # [start, end) of each of its blocks, copies too
         self.loaded = loaded  # the xlate_object * that holds its code
+        self.pcs = pcs  # which guest instruction its host code is (RegionCode.pcs)
+
+    def guest_pc(self, host_pc: int) -> int | None:
+        """The guest instruction of the host code at host_pc, if it is this region's and
+        known."""
+        base = int(ffi.cast("uintptr_t", self.loaded.host_base))
+        if not base <= host_pc < base + self.loaded.host_size:
+            return None
+        offset = host_pc - int(ffi.cast("uintptr_t", self.loaded.entry))
+        row = bisect.bisect_right(self.pcs, (offset, 1 << 64)) - 1
+        if row < 0 or not self.pcs[row][1]:
+            return None
+        return self.pcs[row][1]
 
 
 class _Job:
@@ -122,6 +137,8 @@ class JitEngine:
         while True:
             exit_code = lib.xlate_dispatch(cpu, self.code_map)
             if exit_code != EXIT_MISS:
+                if exit_code == EXIT_FAULT:
+                    self._locate_fault()
                 return exit_code
             if self.jobs_done != self.jobs_seen:
                 self._install_finished()
@@ -158,6 +175,17 @@ class JitEngine:
             targets = indirect.get(rip)
             if targets is not None:  # where its computed jump went: regions follow it
                 targets[cpu.rip] = targets.get(cpu.rip, 0) + 1
+
+    def _locate_fault(self) -> None:
+        """Point cpu->rip at the faulting guest instruction if compiled code faulted: it does
+        not store the guest pc before each access, its line table says which it was (helpers
+        that fault have it stored)."""
+        host_pc = self.cpu.fault_host_pc
+        for installed in set(self.region_of.values()):
+            pc = installed.guest_pc(host_pc)
+            if pc is not None:
+                self.cpu.rip = pc
+                return
 
     def _block(self, rip: int) -> Block:
         block = self.decoder.block(rip)
@@ -215,12 +243,12 @@ class JitEngine:
         self._link_support()  # before any region that calls it is loaded
         self._compiler()
         from xlate.jit.irbuilder import region_module
-        module, name = region_module(guest_addr, list(blocks.values()), check_stores, likely,
-                                     entries)
+        module, name, lines = region_module(guest_addr, list(blocks.values()), check_stores,
+                                            likely, entries)
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
                             tuple(entries), b"")
         self.stats.translate_seconds += time.perf_counter() - started
-        job = (region, module, cacheable)
+        job = (region, module, lines, cacheable)
         if not self.threshold:
             self._keep(*self._compile(*job))
             return
@@ -302,12 +330,14 @@ class JitEngine:
             self.cache.rejected += 1
             return None
 
-    def _compile(self, region: RegionCode, module: str,
+    def _compile(self, region: RegionCode, module: str, lines: list[int],
                  cacheable: bool) -> tuple[RegionCode, object, bool]:
         """Compile the region's IR and load it into the process: (region, its loaded object,
-        whether the cache may keep it). No file is opened here (see translate)."""
+        whether the cache may keep it). lines: the guest instruction of each line of its debug
+        locations. No file is opened here (see translate)."""
         started = time.perf_counter()
-        region = region._replace(obj=self._compiler().compile(module))
+        obj = self._compiler().compile(module)
+        region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines))
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -367,7 +397,7 @@ class JitEngine:
 
     def _install(self, region: RegionCode, loaded, cached: bool) -> None:
         spans = tuple((addr, addr + size) for addr, size in region.blocks)
-        installed = _Installed(frozenset(region.entries), spans, loaded)
+        installed = _Installed(frozenset(region.entries), spans, loaded, region.pcs)
         for addr, end in spans:
             if addr in installed.entries:
                 lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)

@@ -157,6 +157,10 @@ class IRBuilder(VectorIR, ValueIR):
         # values), and whether it called a helper (which may have stored to it).
         self.code_hits: list[ir.Value] = []
         self.helper_called = False
+        # The guest instructions that access guest memory, by line (see location), and their
+        # locations.
+        self.lines: list[int] = []
+        self._locations: dict[int, str] = {}
 
     # -- the cpu struct ----------------------------------------------------------------------
 
@@ -295,9 +299,22 @@ class IRBuilder(VectorIR, ValueIR):
                       volatile=True)
 
     def note_may_fault(self) -> None:
+        """Before a call that may fault (a helper): the faulting instruction is cpu->rip."""
         if self.rip_stored_for != self.insn.address:
             self.store_rip(self.insn.address)
             self.rip_stored_for = self.insn.address
+
+    def location(self) -> str:
+        """The debug location of the current instruction's guest memory accesses: its line is
+        the instruction's (1 + its index in self.lines), which xlate.jit.lines reads back from
+        the line table LLVM emits, to say which guest instruction a faulting access was."""
+        address = self.insn.address
+        location = self._locations.get(address)
+        if location is None:
+            self.lines.append(address)
+            location = self._locations[address] = self.module.line_location(self.function,
+                                                                              len(self.lines))
+        return location
 
     # -- block structure ---------------------------------------------------------------------
 
@@ -495,7 +512,6 @@ class IRBuilder(VectorIR, ValueIR):
         return pointer
 
     def _clamped(self, guest_addr: Value) -> Value:
-        self.note_may_fault()
         umin = self.external("llvm.umin.i64", ir.FunctionType(I64, [I64, I64]))
         return self.ir.call(umin, [guest_addr, ir.Constant(I64, GUEST_SPACE)])
 
@@ -507,11 +523,11 @@ class IRBuilder(VectorIR, ValueIR):
             # one that has no use at all.
             last = self.ir.gep(pointer, [ir.Constant(I64, bits // 8 - 1)], source_etype=I8)
             for probe in (pointer, last):
-                self.ir.load(probe, I8, align=1, volatile=True)
-        return self.ir.load(pointer, typ=int_type(bits), align=1)
+                self.ir.load(probe, I8, align=1, volatile=True, dbg=self.location())
+        return self.ir.load(pointer, typ=int_type(bits), align=1, dbg=self.location())
 
     def store(self, guest_addr: Value, value: Value, bits: int) -> None:
-        self.ir.store(value, self.host_pointer(guest_addr), align=1)
+        self.ir.store(value, self.host_pointer(guest_addr), align=1, dbg=self.location())
         if not self.check_stores:
             # Code on guest-writable pages is write-protected on the host: a store to it
             # faults, and the handler notes it and stops this code at its next safe point,
@@ -713,19 +729,21 @@ _NOTE_CODE_WRITE_FN = ir.FunctionType(I32, [PTR, I64, I64])
 
 
 def region_module(guest_addr: int, blocks: list[Block], check_stores: bool,
-                  likely: dict[int, list[int]], entries: list[int]) -> tuple[str, str]:
-    """The LLVM IR (text) of a region made of these blocks, and the name of its function (see
-    translate_region for check_stores, likely and entries)."""
+                  likely: dict[int, list[int]],
+                  entries: list[int]) -> tuple[str, str, list[int]]:
+    """The LLVM IR (text) of a region made of these blocks, the name of its function, and the
+    guest instructions of its debug locations' lines (see translate_region)."""
     module = ir.Module(name=f"region_{guest_addr:x}")
-    name = translate_region(module, blocks, SEMANTICS, check_stores, likely, entries)
-    return str(module), name
+    name, lines = translate_region(module, blocks, SEMANTICS, check_stores, likely, entries)
+    return str(module), name, lines
 
 
 def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
                      check_stores: bool, likely: dict[int, list[int]] | None = None,
-                     entries: list[int] | None = None) -> str:
+                     entries: list[int] | None = None) -> tuple[str, list[int]]:
     """Emit the blocks as one function in module, entered at the block that cpu->rip names,
-    one of the entries (default: every block); returns the function's name. check_stores:
+    one of the entries (default: every block); returns the function's name and the guest
+    instruction of each line of its debug locations (xlate.jit.lines). check_stores:
     whether the guest might rewrite some of this code (it is on guest-writable pages), so that
     each store must check for it. likely: for blocks that end in a computed jump, where it
     went most (worth a branch if in the region).
@@ -757,7 +775,7 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
     for block in blocks:
         _emit_block(b, block, semantics)
     b.finish()
-    return name
+    return name, b.lines
 
 
 def _emit_block(b: IRBuilder, block: Block, semantics: dict) -> None:

@@ -254,7 +254,7 @@ class Block:
 
 class Function(Value):
     __slots__ = ("module", "name", "function_type", "args", "blocks", "linkage", "_names",
-                 "_counter")
+                 "_counter", "subprogram")
 
     def __init__(self, module: Module, fnty: FunctionType, name: str) -> None:
         self.type, self.ref = PointerType(fnty), f"@{name}"
@@ -262,6 +262,7 @@ class Function(Value):
         self.args = [Argument(ty, f"%arg{i}") for i, ty in enumerate(fnty.args)]
         self.blocks: list[Block] = []
         self.linkage = ""
+        self.subprogram = ""  # its debug information's node (see Module.line_location)
         self._names: set[str] = set()
         self._counter = 0
         module.globals[name] = self
@@ -290,7 +291,8 @@ class Function(Value):
             return f"declare {fnty.return_type} @{self.name}({', '.join(map(str, fnty.args))})"
         args = ", ".join(" ".join([str(a.type), *a.attributes, a.ref]) for a in self.args)
         linkage = f"{self.linkage} " if self.linkage else ""
-        lines = [f"define {linkage}{fnty.return_type} @{self.name}({args}) {{"]
+        debug = f" !dbg {self.subprogram}" if self.subprogram else ""
+        lines = [f"define {linkage}{fnty.return_type} @{self.name}({args}){debug} {{"]
         for block in self.blocks:
             lines.append(f"{block.name}:")
             lines.extend(f"  {i if isinstance(i, str) else i.render()}"
@@ -304,22 +306,49 @@ class Module:
         self.name = name
         self.triple = ""
         self.globals: dict[str, Function] = {}
-        self._metadata: dict[tuple[int, ...], str] = {}
+        self._nodes: dict[str, str] = {}  # metadata node -> its reference, one for each
+        self._named: dict[str, list[str]] = {}  # named metadata (!llvm.dbg.cu) -> its nodes
+
+    def node(self, text: str) -> str:
+        """A reference to the metadata node `text` (made once)."""
+        ref = self._nodes.get(text)
+        if ref is None:
+            ref = self._nodes[text] = f"!{len(self._nodes)}"
+        return ref
 
     def branch_weights(self, weights: list[int]) -> str:
         """A reference to branch-weight metadata, one node for each set of weights."""
-        key = tuple(weights)
-        ref = self._metadata.get(key)
-        if ref is None:
-            ref = self._metadata[key] = f"!{len(self._metadata)}"
-        return ref
+        return self.node(f'!{{!"branch_weights", {", ".join(f"i32 {w}" for w in weights)}}}')
+
+    def line_location(self, function: Function, line: int) -> str:
+        """A reference to the debug location `line` of function, for an instruction's !dbg:
+        LLVM then emits a line table (.debug_line) that maps the host code of each such
+        instruction to its line. The module gets the debug information that needs (line
+        tables only), the function a subprogram."""
+        if not function.subprogram:
+            file = self.node('!DIFile(filename: "guest", directory: "")')
+            if "llvm.dbg.cu" not in self._named:
+                # DWARF 4: its line table's header is the simpler one to read back.
+                self._named["llvm.module.flags"] = [
+                    self.node('!{i32 2, !"Debug Info Version", i32 3}'),
+                    self.node('!{i32 2, !"Dwarf Version", i32 4}')]
+                self._named["llvm.dbg.cu"] = [self.node(
+                    f'distinct !DICompileUnit(language: DW_LANG_C, file: {file}, '
+                    f'producer: "xlate", isOptimized: true, runtimeVersion: 0, '
+                    f'emissionKind: LineTablesOnly)')]
+            unit = self._named["llvm.dbg.cu"][0]
+            kind = self.node(f"!DISubroutineType(types: {self.node('!{}')})")
+            function.subprogram = self.node(
+                f'distinct !DISubprogram(name: "{function.name}", scope: {file}, file: {file}, '
+                f'line: 1, type: {kind}, scopeLine: 1, '
+                f'spFlags: DISPFlagDefinition | DISPFlagOptimized, unit: {unit})')
+        return self.node(f"!DILocation(line: {line}, column: 0, scope: {function.subprogram})")
 
     def __str__(self) -> str:
         parts = [f'; ModuleID = "{self.name}"', f'target triple = "{self.triple}"']
         parts.extend(fn.render() for fn in self.globals.values())
-        for weights, ref in self._metadata.items():
-            values = ", ".join(f"i32 {w}" for w in weights)
-            parts.append(f'{ref} = !{{!"branch_weights", {values}}}')
+        parts.extend(f"!{name} = !{{{', '.join(nodes)}}}" for name, nodes in self._named.items())
+        parts.extend(f"{ref} = {text}" for text, ref in self._nodes.items())
         return "\n".join(parts) + "\n"
 
 
@@ -441,15 +470,16 @@ class IRBuilder:
     # -- memory ------------------------------------------------------------------------------
 
     def load(self, ptr: Value, typ: Type, align: int | None = None,
-             volatile: bool = False) -> Value:
+             volatile: bool = False, dbg: str = "") -> Value:
+        """dbg: a debug location (Module.line_location) for the instruction."""
         kind = "load volatile" if volatile else "load"
-        suffix = f", align {align}" if align else ""
+        suffix = (f", align {align}" if align else "") + (f", !dbg {dbg}" if dbg else "")
         return self._value(typ, f"{kind} {typ}, {ptr}{suffix}")
 
     def store(self, value: Value, ptr: Value, align: int | None = None,
-              volatile: bool = False) -> None:
+              volatile: bool = False, dbg: str = "") -> None:
         kind = "store volatile" if volatile else "store"
-        suffix = f", align {align}" if align else ""
+        suffix = (f", align {align}" if align else "") + (f", !dbg {dbg}" if dbg else "")
         self._emit(f"{kind} {value}, {ptr}{suffix}")
 
     def gep(self, ptr: Value, indices: list[Value], source_etype: Type) -> Value:
