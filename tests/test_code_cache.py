@@ -29,14 +29,18 @@ def program(tmp_path_factory) -> Path:
     return build.build("crc32", "gcc-static", tmp_path_factory.mktemp("cache-guest"))
 
 
-def run(program: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
+def run(program: Path, cache: Path, *extra: str, arg: str = "20000") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", *extra, str(program),
-                           "20000"], capture_output=True, timeout=300, cwd=REPO,
+                           arg], capture_output=True, timeout=300, cwd=REPO,
                           env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
 
 
 def preloaded(proc: subprocess.CompletedProcess) -> int:
-    return int(re.search(rb"\((\d+) regions from the code cache\)", proc.stderr).group(1))
+    return int(re.search(rb"\((\d+) regions from the code cache", proc.stderr).group(1))
+
+
+def regrown(proc: subprocess.CompletedProcess) -> int:
+    return int(re.search(rb"code cache, (\d+) regrown\)", proc.stderr).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,23 @@ def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     assert region_files(tmp_path)
     warm = run(program, tmp_path)
     assert warm.stdout == native
-    assert preloaded(warm) == len(region_files(tmp_path))
+    # Every region but those that regrown regions replaced.
+    assert preloaded(warm) == len(region_files(tmp_path)) - regrown(cold)
+    assert b"translating 0.000 s" in warm.stderr
+
+
+def test_a_region_is_regrown_with_code_that_became_hot_later(tmp_path):
+    """phases' loop is compiled before its later branch has run; once that branch is hot, the
+    loop's region is compiled again with it, and the next run starts with the regrown region
+    (and not the one it replaced, which would leave the branch to the lower tiers)."""
+    program = build.build("phases", "gcc-static", tmp_path)
+    expected = subprocess.run([str(program), "3000000"], capture_output=True, check=True).stdout
+    cold = run(program, tmp_path / "cache", arg="3000000")
+    assert cold.stdout == expected
+    assert regrown(cold) >= 1
+    warm = run(program, tmp_path / "cache", arg="3000000")
+    assert warm.stdout == expected
+    assert regrown(warm) == 0
     assert b"translating 0.000 s" in warm.stderr
 
 

@@ -79,6 +79,7 @@ CASES = [
     Case("malloc"),
     Case("loops"),
     Case("smc"),
+    Case("phases"),
     Case("args", ("a", "b c", ""), {"XLATE_TEST_VAR": "hello", "XLATE_TEST_EMPTY": ""}, status=4),
     Case("args", name="no-args", status=1),
     Case("stdin_cat", stdin=b"first line\nsecond line\n\n\ttabbed line\nno newline at the end"),

@@ -44,7 +44,7 @@ class Stats:
                  compiled_entries: int = 0, blocks_translated: int = 0,
                  translate_seconds: float = 0.0, compile_seconds_background: float = 0.0,
                  run_seconds: float = 0.0, syscalls: int = 0, regions_preloaded: int = 0,
-                 seconds_to_first_instruction: float = 0.0) -> None:
+                 regions_regrown: int = 0, seconds_to_first_instruction: float = 0.0) -> None:
         # Compiled code counts nothing (a counter would cost a memory update a block): these
         # count the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and
         # how often the dispatch loop entered compiled code.
@@ -60,6 +60,7 @@ class Stats:
         self.run_seconds = run_seconds
         self.syscalls = syscalls
         self.regions_preloaded = regions_preloaded
+        self.regions_regrown = regions_regrown  # compiled again with code that became hot later
         self.seconds_to_first_instruction = seconds_to_first_instruction  # from process start
 
     def report(self) -> str:
@@ -67,7 +68,8 @@ class Stats:
                 f"({self.blocks_interpreted} blocks), {self.python_blocks_run} blocks run in "
                 f"Python ({self.python_blocks_compiled} compiled), compiled code entered "
                 f"{self.compiled_entries} times, {self.blocks_translated} blocks translated "
-                f"({self.regions_preloaded} regions from the code cache); "
+                f"({self.regions_preloaded} regions from the code cache, {self.regions_regrown} "
+                f"regrown); "
                 f"translating {self.translate_seconds:.3f} s (and "
                 f"{self.compile_seconds_background:.3f} s in the background), "
                 f"running {self.run_seconds:.3f} s; "

@@ -255,7 +255,8 @@ class CodeCache:
         return keys
 
     def save_manifest(self, program_digest: str, keys: list[str]) -> None:
-        keys = sorted(set(keys))
+        """Remember the keys of a program's regions, in the order they were compiled in."""
+        keys = list(dict.fromkeys(keys))
         if keys != self._manifests.get(program_digest):
             self._write(self._manifest_path(program_digest), json.dumps(keys).encode())
 

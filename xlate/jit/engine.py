@@ -47,6 +47,11 @@ LIKELY_TARGETS = 4
 # A region takes in a copy of a function it calls that another region has compiled, if the
 # function is this many blocks or fewer: calls and returns then stay inside the region.
 CALLEE_BLOCKS = 16
+# A block that becomes hot after the region that branches to it was compiled (it had not run
+# yet) makes that region compiled again with it, rather than a region of its own, so that the
+# branch stays inside compiled code and the registers in host registers; a chain of regions
+# replaces the first at most this many times.
+REGROWTHS = 2
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
@@ -55,14 +60,20 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
 
 class _Installed:
     """A region's code in the code map (compared by identity: kept in sets)."""
-    __slots__ = ("entries", "spans", "loaded", "pcs")
+    __slots__ = ("key", "start", "entries", "spans", "loaded", "pcs", "exits", "regrowths",
+                 "regrowing")
 
-    def __init__(self, entries: frozenset[int], spans: tuple[tuple[int, int], ...],
-                 loaded: object, pcs: tuple[tuple[int, int], ...]) -> None:
-        self.entries = entries  # guest addresses of the blocks it is entered at
-        self.spans = spans  # [start, end) of each of its blocks, copies too
-        self.loaded = loaded  # the xlate_object * that holds its code
-        self.pcs = pcs  # which guest instruction its host code is (RegionCode.pcs)
+    def __init__(self, region: RegionCode, loaded: object, regrowths: int) -> None:
+        self.key = region.key
+        self.start = region.entries[0]  # the block it was grown from
+        self.entries = frozenset(region.entries)  # the blocks it is entered at
+        # [start, end) of each of its blocks, copies too
+        self.spans = tuple((addr, addr + size) for addr, size in region.blocks)
+        self.loaded = loaded  # the xlate_object * that holds its code; None once freed
+        self.pcs = region.pcs  # which guest instruction its host code is
+        self.exits: frozenset[int] | None = None  # where it branches out to, once asked
+        self.regrowths = regrowths  # how many regions it replaces, one after the other
+        self.regrowing = False  # a region to replace it is being compiled
 
     def guest_pc(self, host_pc: int) -> int | None:
         """The guest instruction of the host code at host_pc, if it is this region's and
@@ -79,14 +90,15 @@ class _Installed:
 
 class _Job:
     """A region to be compiled in the background."""
-    __slots__ = ("blocks", "entries", "work", "future", "stale")
+    __slots__ = ("blocks", "entries", "work", "future", "replaces", "stale")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], work: tuple,
-                 future: Future) -> None:
+                 future: Future, replaces: _Installed | None) -> None:
         self.blocks = blocks
         self.entries = entries
         self.work = work  # _compile's arguments
         self.future = future  # resolved by whichever thread compiles it
+        self.replaces = replaces  # the region it grows from, if it is regrown
         self.stale = False  # its code changed meanwhile: drop the result
 
 
@@ -127,6 +139,7 @@ class JitEngine:
         self.jobs_seen = 0
         self.lock = threading.Lock()  # for waiting, jobs_done and the stats, across threads
         self.queued: set[int] = set()  # entries of unfinished jobs
+        self.deferred: dict[int, _Job] = {}  # hot blocks left until the job is installed
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
 
@@ -196,7 +209,16 @@ class JitEngine:
     def translate(self, guest_addr: int) -> None:
         """Compile the block at guest_addr and what it reaches by direct branches, as a batch
         whose blocks branch to each other: a region. The functions it calls come with it,
-        copied if another region has them already, so that calls and returns stay inside."""
+        copied if another region has them already, so that calls and returns stay inside.
+        If a region branches to the block, that region is compiled again instead, with it."""
+        replaces = None
+        if self.threshold:
+            if self._regrowth_under_way(guest_addr):
+                return  # the block waits for the region that branches to it (regrown later)
+            replaces = self._region_to_regrow(guest_addr)
+        if replaces is not None:
+            replaces.regrowing = True
+            guest_addr = replaces.start
         blocks: dict[int, Block] = {}
         entries: list[int] = []
         likely: dict[int, list[int]] = {}  # block -> where its computed jump went most
@@ -206,7 +228,8 @@ class JitEngine:
         limit = BATCH_BLOCKS if self.threshold else UNTESTED_BATCH_BLOCKS
         while pending and len(blocks) < limit:
             _, copy, addr = heapq.heappop(pending)
-            elsewhere = self._compiled(addr)
+            elsewhere = self._compiled(addr) and (replaces is None
+                                                  or self.region_of.get(addr) is not replaces)
             if addr in blocks or (elsewhere and not copy) or addr in self.decoder.stops:
                 continue
             blocks[addr] = block = self.decoder.block(addr)
@@ -234,7 +257,7 @@ class JitEngine:
         region = self.cache.load(key) if cacheable else None
         loaded = self._load_cached(region) if region is not None else None
         if loaded is not None:
-            self._install(region, loaded, True)
+            self._install(region, loaded, True, replaces)
             self.stats.translate_seconds += time.perf_counter() - started
             return
         # On this thread, as everything that opens a file (a cache file, a module to import):
@@ -250,17 +273,53 @@ class JitEngine:
         self.stats.translate_seconds += time.perf_counter() - started
         job = (region, module, lines, cacheable)
         if not self.threshold:
-            self._keep(*self._compile(*job))
+            self._keep(*self._compile(*job), None)
             return
         from concurrent.futures import Future, ThreadPoolExecutor
         if self.worker is None:
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
-        queued = _Job(blocks, frozenset(entries), job, Future())
+        queued = _Job(blocks, frozenset(entries), job, Future(), replaces)
         self.jobs.append(queued)
         with self.lock:
             self.waiting.append(queued)
         self.worker.submit(self._compile_next)
         self.queued.update(entries)
+
+    def _region_to_regrow(self, addr: int) -> _Installed | None:
+        """An installed region that branches directly to the block at addr and may be compiled
+        again with it (see REGROWTHS)."""
+        for installed in set(self.region_of.values()):
+            if installed.regrowing or not self._may_regrow(len(installed.spans),
+                                                           installed.regrowths):
+                continue
+            if installed.exits is None:
+                installed.exits = self._exits({a for a, _ in installed.spans})
+            if addr in installed.exits:
+                return installed
+        return None
+
+    def _regrowth_under_way(self, addr: int) -> bool:
+        """Whether a region being compiled branches to the block at addr, which had not run
+        when it was made: the block is left to the lower tiers until that region is installed,
+        and then regrown with it."""
+        job = self.deferred.get(addr)
+        if job is None or job not in self.jobs:
+            job = next((job for job in self.jobs if not job.stale and self._may_regrow(
+                len(job.blocks), job.replaces.regrowths + 1 if job.replaces else 0)
+                and addr in self._exits(job.blocks)), None)
+            if job is None:
+                return False
+            self.deferred[addr] = job
+        return True
+
+    @staticmethod
+    def _may_regrow(size: int, regrowths: int) -> bool:
+        return size < BATCH_BLOCKS and regrowths < REGROWTHS
+
+    def _exits(self, inside) -> frozenset[int]:
+        """Where blocks branch directly to, outside themselves."""
+        return frozenset(a for b in inside for a in successors(self.decoder.block(b))
+                         if a not in inside)
 
     def _may_follow(self, addr: int) -> bool:
         """Whether a region may take in the block at addr: only code in executable memory
@@ -387,25 +446,39 @@ class JitEngine:
             if job.stale:
                 self.linker.unload(loaded)
             else:
-                self._keep(region, loaded, cacheable)
+                self._keep(region, loaded, cacheable, job.replaces)
 
-    def _keep(self, region: RegionCode, loaded, cacheable: bool) -> None:
+    def _keep(self, region: RegionCode, loaded, cacheable: bool,
+              replaces: _Installed | None) -> None:
         """A region just compiled: into the code cache, if it may go there, and the code map."""
         if cacheable:
             self.cache.store(region)
-        self._install(region, loaded, cacheable)
+        self._install(region, loaded, cacheable, replaces)
 
-    def _install(self, region: RegionCode, loaded, cached: bool) -> None:
-        spans = tuple((addr, addr + size) for addr, size in region.blocks)
-        installed = _Installed(frozenset(region.entries), spans, loaded, region.pcs)
-        for addr, end in spans:
+    def _install(self, region: RegionCode, loaded, cached: bool,
+                 replaces: _Installed | None = None) -> None:
+        """Put the region in the code map; the one it replaces (regrown) goes once none of its
+        entries is its own any more."""
+        installed = _Installed(region, loaded, replaces.regrowths + 1 if replaces else 0)
+        for addr, end in installed.spans:
             if addr in installed.entries:
+                if addr in self.translated:  # and so maybe in the jump cache too
+                    lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
+                else:
+                    self.stats.blocks_translated += 1
                 lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
                 self.region_of[addr] = installed
                 self.translated[addr] = end
-        self.stats.blocks_translated += len(installed.entries)
         if cached:
             self.cached_keys.append(region.key)
+        if replaces is not None and replaces.loaded is not None:  # not dropped meanwhile
+            self.stats.regions_regrown += 1
+            replaces.regrowing = False
+            if all(self.region_of.get(a) is not replaces for a in replaces.entries):
+                self.linker.unload(replaces.loaded)
+                replaces.loaded = None
+                if replaces.key in self.cached_keys:
+                    self.cached_keys.remove(replaces.key)
 
     def preload(self, program_digest: str, memory: AddressSpace) -> None:
         """Install the regions that earlier runs of the program compiled, and adopt the blocks
@@ -416,7 +489,10 @@ class JitEngine:
         functions = self.cache.load_program_data(program_digest, "python")
         if functions is not None:
             self.python.adopt(functions)
-        for key in self.cache.manifest(program_digest):
+        # Newest first (the manifest keeps the order regions were compiled in): a region regrown
+        # from part of another is preferred to it where both have an entry.
+        kept = []
+        for key in reversed(self.cache.manifest(program_digest)):
             region = self.cache.load(key)
             if region is None or any(addr in self.translated for addr in region.entries):
                 continue
@@ -427,11 +503,13 @@ class JitEngine:
             key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
-                self._install(region, loaded, True)
+                self._install(region, loaded, False)
+                kept.append(key)
                 self.stats.regions_preloaded += 1
                 # As decoding the blocks would have: a write there must drop this code.
                 for addr, size in region.blocks:
                     memory.mark_code(addr, addr + size)
+        self.cached_keys = kept[::-1]
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
@@ -451,6 +529,7 @@ class JitEngine:
                 del self.region_of[addr]
                 del self.translated[addr]
             self.linker.unload(installed.loaded)
+            installed.loaded = None
 
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish, so that the cache gets
