@@ -321,6 +321,18 @@ class JitEngine:
         return frozenset(a for b in inside for a in successors(self.decoder.block(b))
                          if a not in inside)
 
+    def _compile_all(self) -> None:
+        """Compile and install every region under way; the guest is done, and so the cores
+        are free for LLVM: what no thread has started on is compiled on all of them."""
+        if self.waiting:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+                for _ in range(len(self.waiting)):
+                    pool.submit(self._compile_next)
+        self.worker.shutdown()
+        self.worker = None
+        self._install_finished(wait=True)
+
     def _may_follow(self, addr: int) -> bool:
         """Whether a region may take in the block at addr: only code in executable memory
         (data after a call to a noreturn function must not be translated as code) that has run
@@ -535,23 +547,22 @@ class JitEngine:
         """At the end of a run: let compilations under way finish, so that the cache gets
         them (with no cache, what no thread has started on is dropped, and what one has is
         not waited for), remember the program's regions, and count."""
-        if self.worker is not None:
-            if self.cache is None:
-                with self.lock:
-                    dropped, self.waiting = self.waiting, []
-                self.jobs = [job for job in self.jobs if job not in dropped]
-                for job in dropped:
-                    self.queued -= job.entries
-            elif self.waiting:
-                # The guest is done, and so the cores are free for LLVM: what no thread has
-                # started on is compiled on all of them.
-                from concurrent.futures import ThreadPoolExecutor
-                with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-                    for _ in range(len(self.waiting)):
-                        pool.submit(self._compile_next)
-            self.worker.shutdown(wait=self.cache is not None)
+        if self.worker is not None and self.cache is None:
+            with self.lock:
+                dropped, self.waiting = self.waiting, []
+            self.jobs = [job for job in self.jobs if job not in dropped]
+            for job in dropped:
+                self.queued -= job.entries
+            self.worker.shutdown(wait=False)
             self.worker = None
-            self._install_finished(wait=self.cache is not None)
+            self._install_finished()
+        while self.worker is not None:
+            self._compile_all()
+            # Hot blocks that waited for the region that branches to them: it is regrown now,
+            # so that the next run finds them compiled.
+            for addr in self.deferred:
+                if not self._compiled(addr):
+                    self.translate(addr)
         if self.cache is not None and program_digest:
             self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is
