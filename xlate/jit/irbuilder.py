@@ -497,18 +497,25 @@ class IRBuilder(VectorIR, ValueIR):
     def host_pointer(self, guest_addr: Value) -> Value:
         """base + guest_addr, with addresses beyond the guest space clamped to its end: the
         guard region there faults, so no branch is needed (the fault then reports the end of
-        the space rather than the wild address). Of x + d, d a small constant, only x is
-        clamped, as x + d stays within the guard if x is in the space: the accesses of a
-        block around one register (a stack frame's) then share one clamp, and the constant
-        becomes part of the host instruction's address."""
-        offset = 0
-        if isinstance(guest_addr, ir.Sum):
+        the space rather than the wild address). Of x + d, d small (a constant, or a value
+        known to be small, such as a byte index scaled), only x is clamped, as x + d stays
+        within the guard if x is in the space: the accesses of a block around one register (a
+        stack frame's) then share one clamp, a constant becomes part of the host instruction's
+        address, and a table's base, loop-invariant, is clamped outside the loop."""
+        offsets = []
+        room = NEAR
+        while isinstance(guest_addr, ir.Sum):
             x, d = guest_addr.operands
-            if isinstance(d, ir.Constant) and d.constant < NEAR:
-                guest_addr, offset = x, d.constant
+            bound = ir.upper_bound(d)
+            if bound is None or bound >= room:
+                break
+            offsets.append(d)
+            room -= bound
+            guest_addr = x
         pointer = self.ir.gep(self.mem, [self._clamped(guest_addr)], source_etype=I8)
-        if offset:
-            pointer = self.ir.gep(pointer, [ir.Constant(I64, offset)], source_etype=I8)
+        for d in reversed(offsets):
+            if not (isinstance(d, ir.Constant) and d.constant == 0):
+                pointer = self.ir.gep(pointer, [d], source_etype=I8)
         return pointer
 
     def _clamped(self, guest_addr: Value) -> Value:

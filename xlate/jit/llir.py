@@ -181,6 +181,20 @@ class Sum(Value):
     __slots__ = ("operands",)
 
 
+class Bounded(Value):
+    """An integer known to be at most `bound` (unsigned), from how it was made: a zero
+    extension, a mask, a shift (so that the JIT can tell an address part too small to need a
+    clamp of its own, such as a byte index scaled)."""
+    __slots__ = ("bound",)
+
+
+def upper_bound(value: Value) -> int | None:
+    """The largest (unsigned) value that value can have, if known."""
+    if isinstance(value, Constant):
+        return value.constant if isinstance(value.constant, int) and value.constant >= 0 else None
+    return value.bound if isinstance(value, Bounded) else None
+
+
 class Bitcast(Value):
     """A bitcast's result, which remembers what it reinterprets (so that the JIT can work on
     a float as a float where it was made an integer only to be put into a vector)."""
@@ -411,13 +425,35 @@ class IRBuilder:
         value.operands = (a, b)
         return value
 
+    def _bounded(self, op: str, a: Value, b: Value, bound: int | None) -> Value:
+        """A binary operation's result, with its upper bound if known and in its type's range."""
+        if bound is None or not isinstance(a.type, IntType) or bound >> a.type.width:
+            return self._binop(op, a, b)
+        value = self._value(a.type, f"{op} {a.type} {a.ref}, {b.ref}", Bounded)
+        value.bound = bound
+        return value
+
+    def mul(self, a, b):
+        x, y = upper_bound(a), upper_bound(b)
+        return self._bounded("mul", a, b, None if x is None or y is None else x * y)
+
+    def and_(self, a, b):
+        known = [x for x in (upper_bound(a), upper_bound(b)) if x is not None]
+        return self._bounded("and", a, b, min(known) if known else None)
+
+    def shl(self, a, b):
+        x, n = upper_bound(a), upper_bound(b)
+        return self._bounded("shl", a, b, None if x is None or n is None else x << n)
+
+    def lshr(self, a, b):
+        x, n = upper_bound(a), upper_bound(b)
+        if n is None or not isinstance(a.type, IntType) or n >= a.type.width:
+            return self._binop("lshr", a, b)
+        return self._bounded("lshr", a, b, ((1 << a.type.width) - 1 if x is None else x) >> n)
+
     def sub(self, a, b): return self._binop("sub", a, b)
-    def mul(self, a, b): return self._binop("mul", a, b)
-    def and_(self, a, b): return self._binop("and", a, b)
     def or_(self, a, b): return self._binop("or", a, b)
     def xor(self, a, b): return self._binop("xor", a, b)
-    def shl(self, a, b): return self._binop("shl", a, b)
-    def lshr(self, a, b): return self._binop("lshr", a, b)
     def ashr(self, a, b): return self._binop("ashr", a, b)
     def udiv(self, a, b): return self._binop("udiv", a, b)
     def urem(self, a, b): return self._binop("urem", a, b)
@@ -454,7 +490,14 @@ class IRBuilder:
     def _cast(self, op: str, a: Value, ty: Type) -> Value:
         return self._value(ty, f"{op} {a} to {ty}")
 
-    def zext(self, a, ty): return self._cast("zext", a, ty)
+    def zext(self, a: Value, ty: Type) -> Value:
+        if not isinstance(a.type, IntType):
+            return self._cast("zext", a, ty)
+        value = self._value(ty, f"zext {a} to {ty}", Bounded)
+        bound = upper_bound(a)
+        value.bound = (1 << a.type.width) - 1 if bound is None else bound
+        return value
+
     def sext(self, a, ty): return self._cast("sext", a, ty)
     def trunc(self, a, ty): return self._cast("trunc", a, ty)
     def bitcast(self, a: Value, ty: Type) -> Value:
