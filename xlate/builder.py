@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from xlate.decoder import GPR, GPR_NAMES, IMM, MEM, REG, XMM, Insn, Operand
+from xlate.decoder import GPR, IMM, MEM, REG, XMM, Insn, Operand
 from xlate.vector import VectorPrimitives
 
 Value = Any  # an int in the interpreter, an LLVM IR value (xlate.jit.llir) in the JIT
@@ -25,28 +25,11 @@ def mask(bits: int) -> int:
 
 class HelperState(NamedTuple):
     """The guest registers and flags that a C helper reads and writes in the cpu struct, as
-    ("gpr", index), ("flag", name) and ("cc", part) keys (see helper_state). What it does to
+    ("gpr", index), ("flag", name) and ("cc", part) keys (see flags.helper_state). What it does to
     memory and to the x87 and SSE control state is not described: engines assume anything."""
 
     reads: frozenset[tuple[str, int | str]]
     writes: frozenset[tuple[str, int | str]]
-
-
-def helper_state(reads: str, writes: str) -> HelperState:
-    """A HelperState from names: general registers (rax, rcx, ...), flags (df, ...), and
-    "flags" for the arithmetic flags as an instruction sets them (their lazy description)."""
-    def keys(names: str) -> frozenset[tuple[str, int | str]]:
-        found: set[tuple[str, int | str]] = set()
-        for name in names.split():
-            if name == "flags":
-                found |= {("cc", part) for part in ("op", "dst", "src1", "src2")}
-                found |= {("flag", flag) for flag in ("cf", "pf", "af", "zf", "sf", "of")}
-            elif name in GPR_NAMES:
-                found.add(("gpr", GPR_NAMES.index(name)))
-            else:
-                found.add(("flag", name))
-        return frozenset(found)
-    return HelperState(keys(reads), keys(writes))
 
 
 class Builder(VectorPrimitives):

@@ -10,7 +10,8 @@ others. INC and DEC keep the carry: their CF stays in its slot."""
 
 from __future__ import annotations
 
-from xlate.builder import Builder, Value
+from xlate.builder import Builder, HelperState, Value
+from xlate.decoder import GPR_NAMES
 from xlate.runtime import lib
 
 # The six arithmetic flags, in the order of cc_op's lazy bits and of packed flag bytes.
@@ -33,6 +34,24 @@ CC_OP = {(kind, bits): (kind - 1) * len(_WIDTHS) + i + 1
          for kind in (ADD, SUB, LOGIC, INC, DEC, MUL, ADC, SBB, SHL, SHR, SAR)
          for i, bits in enumerate(_WIDTHS)}
 CC_KIND = {op: kind_bits for kind_bits, op in CC_OP.items()}
+
+
+def helper_state(reads: str, writes: str) -> HelperState:
+    """A HelperState (what a C helper reads and writes) from names: general registers (rax,
+    rcx, ...), flags (df, ...), and "flags" for the arithmetic flags as an instruction sets
+    them (their lazy description)."""
+    def keys(names: str) -> frozenset[tuple[str, int | str]]:
+        found: set[tuple[str, int | str]] = set()
+        for name in names.split():
+            if name == "flags":
+                found |= {("cc", part) for part in ("op", "dst", "src1", "src2")}
+                found |= {("flag", flag) for flag in ARITH}
+            elif name in GPR_NAMES:
+                found.add(("gpr", GPR_NAMES.index(name)))
+            else:
+                found.add(("flag", name))
+        return frozenset(found)
+    return HelperState(keys(reads), keys(writes))
 
 
 def lazy_bits(kind: int) -> int:

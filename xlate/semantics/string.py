@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from xlate.builder import Builder, helper_state
+from xlate.builder import Builder
 from xlate.decoder import Insn
+from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
 _SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}
@@ -12,11 +13,11 @@ _SIZES = {"b": 1, "w": 2, "d": 4, "q": 8}
 _SHARED_WITH_SSE = {"movsd", "cmpsd"}
 # The registers and flags each helper (csrc/strings.c) reads and writes.
 _STATE = {
-    "movs": helper_state("rcx rsi rdi df", "rcx rsi rdi"),
-    "stos": helper_state("rcx rax rdi df", "rcx rdi"),
-    "lods": helper_state("rcx rax rsi df", "rcx rax rsi"),
-    "cmps": helper_state("rcx rsi rdi df", "rcx rsi rdi flags"),
-    "scas": helper_state("rcx rax rdi df", "rcx rdi flags"),
+    "movs": flags.helper_state("rcx rsi rdi df", "rcx rsi rdi"),
+    "stos": flags.helper_state("rcx rax rdi df", "rcx rdi"),
+    "lods": flags.helper_state("rcx rax rsi df", "rcx rax rsi"),
+    "cmps": flags.helper_state("rcx rsi rdi df", "rcx rsi rdi flags"),
+    "scas": flags.helper_state("rcx rax rdi df", "rcx rdi flags"),
 }
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from xlate.builder import Builder, helper_state
+from xlate.builder import Builder
 from xlate.decoder import GPR, REG, Insn, Operand, Reg
 from xlate.runtime import EXIT_HLT, EXIT_SIGILL, EXIT_SYSCALL
+from xlate.semantics import flags
 from xlate.semantics.registry import semantics
 
 # rflags bit of each flag slot.
@@ -23,12 +24,12 @@ def syscall(b: Builder, insn: Insn) -> None:
 @semantics("cpuid")
 def cpuid(b: Builder, insn: Insn) -> None:
     b.call_helper("cpuid", b.const(0, 64), b.const(0, 64),
-                  helper_state("rax rcx", "rax rbx rcx rdx"))
+                  flags.helper_state("rax rcx", "rax rbx rcx rdx"))
 
 
 @semantics("rdtsc")
 def rdtsc(b: Builder, insn: Insn) -> None:
-    b.call_helper("rdtsc", b.const(0, 64), b.const(0, 64), helper_state("", "rax rdx"))
+    b.call_helper("rdtsc", b.const(0, 64), b.const(0, 64), flags.helper_state("", "rax rdx"))
 
 
 @semantics("nop", "endbr64", "pause", "lfence", "mfence", "sfence",
