@@ -90,12 +90,13 @@ class _Installed:
 
 class _Job:
     """A region to be compiled in the background."""
-    __slots__ = ("blocks", "entries", "work", "future", "replaces", "stale")
+    __slots__ = ("blocks", "entries", "exits", "work", "future", "replaces", "stale")
 
-    def __init__(self, blocks: dict[int, Block], entries: frozenset[int], work: tuple,
-                 future: Future, replaces: _Installed | None) -> None:
+    def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
+                 work: tuple, future: Future, replaces: _Installed | None) -> None:
         self.blocks = blocks
         self.entries = entries
+        self.exits = exits  # where its blocks branch to outside it
         self.work = work  # _compile's arguments
         self.future = future  # resolved by whichever thread compiles it
         self.replaces = replaces  # the region it grows from, if it is regrown
@@ -278,7 +279,7 @@ class JitEngine:
         from concurrent.futures import Future, ThreadPoolExecutor
         if self.worker is None:
             self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
-        queued = _Job(blocks, frozenset(entries), job, Future(), replaces)
+        queued = _Job(blocks, frozenset(entries), self._exits(blocks), job, Future(), replaces)
         self.jobs.append(queued)
         with self.lock:
             self.waiting.append(queued)
@@ -306,7 +307,7 @@ class JitEngine:
         if job is None or job not in self.jobs:
             job = next((job for job in self.jobs if not job.stale and self._may_regrow(
                 len(job.blocks), job.replaces.regrowths + 1 if job.replaces else 0)
-                and addr in self._exits(job.blocks)), None)
+                and addr in job.exits), None)
             if job is None:
                 return False
             self.deferred[addr] = job
