@@ -36,7 +36,7 @@ static int disarm(xlate_cpu *cpu, uint64_t guest_addr)
         return 0;
     cpu->code_pages[page] &= ~XLATE_CODE_ARMED;
     xlate_note_code_write(cpu, page << 12, 4096);
-    cpu->stop_request |= XLATE_STOP_CODE_WRITTEN;
+    xlate_request_stop(cpu, XLATE_STOP_CODE_WRITTEN);
     return 1;
 }
 
@@ -151,15 +151,32 @@ uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint6
     return result;
 }
 
+void xlate_request_stop(xlate_cpu *cpu, int32_t bits)
+{
+    __atomic_fetch_or(&cpu->stop_request, bits, __ATOMIC_SEQ_CST);
+}
+
+void xlate_clear_stop(xlate_cpu *cpu, int32_t bits)
+{
+    __atomic_fetch_and(&cpu->stop_request, ~bits, __ATOMIC_SEQ_CST);
+}
+
 int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
 {
     volatile int rc = XLATE_EXIT_NEXT;
     cpu->jump_cache = xlate_code_map_jump_cache(map);
     if (GUARDED(cpu, {
             while (rc == XLATE_EXIT_NEXT) {
-                if (cpu->stop_request) {
-                    rc = cpu->stop_request & XLATE_STOP_CODE_WRITTEN ? XLATE_EXIT_CODE_WRITTEN
-                                                                     : XLATE_EXIT_STOP;
+                int32_t stop = cpu->stop_request;
+                if (stop) {
+                    if (stop & XLATE_STOP_CODE_WRITTEN)
+                        rc = XLATE_EXIT_CODE_WRITTEN;
+                    else if (stop & XLATE_STOP_REQUESTED)
+                        rc = XLATE_EXIT_STOP;
+                    else {
+                        xlate_clear_stop(cpu, XLATE_STOP_CODE_READY);
+                        rc = XLATE_EXIT_MISS;
+                    }
                     break;
                 }
                 xlate_block_fn fn = (xlate_block_fn)xlate_code_map_lookup(map, cpu->rip);

@@ -17,9 +17,14 @@
                                      is where it goes on, and nothing has run since the write
                                      that might have run the code written */
 
+#define XLATE_HOT_SLOTS 1024
+
 /* Bits of xlate_cpu.stop_request. */
 #define XLATE_STOP_REQUESTED 1    /* by the embedder: XLATE_EXIT_STOP */
 #define XLATE_STOP_CODE_WRITTEN 2 /* by the fault handler: XLATE_EXIT_CODE_WRITTEN */
+#define XLATE_STOP_CODE_READY 4   /* by the JIT's compiling thread: code to install, so that
+                                     compiled code that is running gives way to its better
+                                     version (xlate_dispatch returns XLATE_EXIT_MISS) */
 
 /* Flag slots in xlate_cpu.flags: one byte each, 0 or 1, so generated code reads and writes a
  * flag without packing rflags. An arithmetic flag (any but DF) may instead be lazy: computed
@@ -109,6 +114,9 @@ typedef struct xlate_cpu {
     uint8_t *code_pages;
     uint64_t code_written_start;  /* guest range written to such pages; end 0: none */
     uint64_t code_written_end;
+    /* Counts that quickly compiled code keeps of how often it is entered and loops, one slot a
+     * region (shared where slots collide): which of it to optimise (xlate/jit/engine.py). */
+    uint64_t hot_counts[XLATE_HOT_SLOTS];
 } xlate_cpu;
 
 /* Compiled block: returns an XLATE_EXIT_* code, with cpu->rip set to where the guest goes next. */
@@ -130,6 +138,9 @@ xlate_jump_entry *xlate_code_map_jump_cache(xlate_code_map *map);
 
 /* Run compiled code from cpu->rip until something needs the Python side. */
 int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map);
+/* Set or clear XLATE_STOP_* bits, atomically: other threads and the fault handler set them. */
+void xlate_request_stop(xlate_cpu *cpu, int32_t bits);
+void xlate_clear_stop(xlate_cpu *cpu, int32_t bits);
 
 /* Guest memory access for code that is not compiled (the interpreter, the OS layer).  A fault
  * sets cpu->fault_signal and cpu->fault_addr and makes the call return 0 / -1. */

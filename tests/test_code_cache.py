@@ -40,7 +40,11 @@ def preloaded(proc: subprocess.CompletedProcess) -> int:
 
 
 def regrown(proc: subprocess.CompletedProcess) -> int:
-    return int(re.search(rb"code cache, (\d+) regrown\)", proc.stderr).group(1))
+    return int(re.search(rb"code cache, (\d+) regrown", proc.stderr).group(1))
+
+
+def optimised(proc: subprocess.CompletedProcess) -> int:
+    return int(re.search(rb"regrown, (\d+) optimised\)", proc.stderr).group(1))
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +80,30 @@ def test_a_region_is_regrown_with_code_that_became_hot_later(tmp_path):
     assert warm.stdout == expected
     assert regrown(warm) == 0
     assert b"translating 0.000 s" in warm.stderr
+
+
+def test_hot_quick_code_is_optimised_and_the_optimised_code_is_kept(program, native, tmp_path):
+    """Regions are compiled quickly first; crc32's loop counts enough to be compiled again,
+    optimised, which replaces its quick code in the cache too: a warm run compiles nothing."""
+    cold = run(program, tmp_path, arg="200000")
+    assert optimised(cold) >= 1
+    warm = run(program, tmp_path, arg="200000")
+    assert warm.stdout == cold.stdout and optimised(warm) == 0
+    assert b"translating 0.000 s" in warm.stderr
+
+
+def test_quick_code_that_never_gets_hot_is_kept_as_it_is(program, native, tmp_path):
+    """With no region counting enough to be optimised, the run ends without compiling any
+    again, and the cache keeps the quick code, which a warm run uses."""
+    never = ("import sys; import xlate.jit.engine as engine; engine.UPGRADE_COUNT = 1 << 62; "
+             "from xlate.cli import entry; sys.argv[0] = 'xlate'; entry()")
+    for _ in ("cold", "warm"):
+        proc = subprocess.run([sys.executable, "-c", never, "run", "--stats", str(program),
+                               "20000"], capture_output=True, timeout=300, cwd=REPO,
+                              env={**os.environ, "XLATE_CACHE_DIR": str(tmp_path)})
+        assert proc.stdout == native and optimised(proc) == 0
+    assert preloaded(proc) == len(region_files(tmp_path)) > 0
+    assert b"translating 0.000 s" in proc.stderr
 
 
 def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):

@@ -44,8 +44,9 @@ class Stats:
                  compiled_entries: int = 0, blocks_translated: int = 0,
                  translate_seconds: float = 0.0, compile_seconds_background: float = 0.0,
                  run_seconds: float = 0.0, syscalls: int = 0, regions_preloaded: int = 0,
-                 regions_regrown: int = 0, seconds_to_first_instruction: float = 0.0) -> None:
-        # Compiled code counts nothing (a counter would cost a memory update a block): these
+                 regions_regrown: int = 0, regions_optimised: int = 0,
+                 seconds_to_first_instruction: float = 0.0) -> None:
+        # Optimised code counts nothing (a counter would cost a memory update a block): these
         # count the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and
         # how often the dispatch loop entered compiled code.
         self.instructions_interpreted = instructions_interpreted
@@ -61,6 +62,8 @@ class Stats:
         self.syscalls = syscalls
         self.regions_preloaded = regions_preloaded
         self.regions_regrown = regions_regrown  # compiled again with code that became hot later
+        # quickly compiled code that became hot and was compiled again, optimised
+        self.regions_optimised = regions_optimised
         self.seconds_to_first_instruction = seconds_to_first_instruction  # from process start
 
     def report(self) -> str:
@@ -69,7 +72,7 @@ class Stats:
                 f"Python ({self.python_blocks_compiled} compiled), compiled code entered "
                 f"{self.compiled_entries} times, {self.blocks_translated} blocks translated "
                 f"({self.regions_preloaded} regions from the code cache, {self.regions_regrown} "
-                f"regrown); "
+                f"regrown, {self.regions_optimised} optimised); "
                 f"translating {self.translate_seconds:.3f} s (and "
                 f"{self.compile_seconds_background:.3f} s in the background), "
                 f"running {self.run_seconds:.3f} s; "
@@ -236,7 +239,7 @@ class Machine:
                     self.os.handle(self.cpu)
                 elif exit_code == EXIT_CODE_WRITTEN:  # self-modifying code
                     cpu = self.cpu
-                    cpu.stop_request &= ~lib.XLATE_STOP_CODE_WRITTEN
+                    lib.xlate_clear_stop(cpu, lib.XLATE_STOP_CODE_WRITTEN)
                     self.invalidate_code(cpu.code_written_start, cpu.code_written_end)
                     cpu.code_written_start = cpu.code_written_end = 0
                 elif exit_code == EXIT_STOP:

@@ -17,34 +17,35 @@ llvm.initialize_native_asmprinter()
 
 
 class Compiler:
-    """Compiles IR modules to host object files at one optimisation level."""
+    """Compiles IR modules to host object files."""
 
-    def __init__(self, opt_level: int = 2) -> None:
-        self.opt_level = opt_level
+    def __init__(self) -> None:
         self.target = llvm.Target.from_default_triple()
-        self._local = threading.local()  # the thread's target machine
+        self._local = threading.local()  # the thread's target machines, by level
 
-    def _target_machine(self) -> llvm.TargetMachine:
-        tm = getattr(self._local, "tm", None)
+    def _target_machine(self, opt_level: int) -> llvm.TargetMachine:
+        machines = self._local.__dict__.setdefault("machines", {})
+        tm = machines.get(opt_level)
         if tm is None:
-            tm = self._local.tm = self._new_target_machine()
+            tm = machines[opt_level] = self._new_target_machine(opt_level)
         return tm
 
-    def _new_target_machine(self) -> llvm.TargetMachine:
+    def _new_target_machine(self, opt_level: int) -> llvm.TargetMachine:
         # The large code model: the object loader maps code anywhere, and the helpers it calls
         # are anywhere in the host's address space; every address is then an absolute 64-bit
         # relocation, so nothing needs to be within 2 GiB of anything and no PLT or GOT exists.
         return self.target.create_target_machine(
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=self.opt_level, reloc="static", codemodel="large")
+            opt=opt_level, reloc="static", codemodel="large")
 
-    def compile(self, module: str) -> bytes:
-        """Optimise a module (LLVM IR text) and compile it to a relocatable host object file."""
-        tm = self._target_machine()
+    def compile(self, module: str, opt_level: int = 2) -> bytes:
+        """Optimise a module (LLVM IR text) and compile it to a relocatable host object file.
+        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code."""
+        tm = self._target_machine(opt_level)
         parsed = llvm.parse_assembly(module)
         parsed.verify()
-        if self.opt_level:
-            pto = llvm.create_pipeline_tuning_options(speed_level=self.opt_level)
+        if opt_level:
+            pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
         return tm.emit_object(parsed)

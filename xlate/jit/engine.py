@@ -1,14 +1,14 @@
-"""The JIT engine: two tiers. New code runs in the interpreter; a block entered more than
-`threshold` times is compiled by LLVM, together with the already-run blocks it reaches by direct
-branches, as one region: a function whose blocks branch to each other. The C dispatch loop
-runs compiled code and comes back here on a miss: to interpret the block, or to compile it once
-it is hot."""
+"""The JIT engine: tiers. New code runs in the interpreter, and as a Python function once it
+has run a few times (xlate.pyblocks); a block entered more than `threshold` times is compiled by
+LLVM, together with the already-run blocks it reaches by direct branches, as one region: a
+function whose blocks branch to each other, compiled quickly first and then optimised (see
+QUICK_LEVEL). The C dispatch loop runs compiled code and comes back here on a miss: to run the
+block in a lower tier, or to compile it once it is hot."""
 
 from __future__ import annotations
 
 import bisect
 import heapq
-import os
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from xlate.pyblocks import PyBlocks
 from xlate.runtime import EXIT_FAULT, EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
 if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures import Future
 
     from xlate.jit.compiler import Compiler
 
@@ -52,6 +52,18 @@ CALLEE_BLOCKS = 16
 # branch stays inside compiled code and the registers in host registers; a chain of regions
 # replaces the first at most this many times.
 REGROWTHS = 2
+# With a threshold, a region is compiled first with no optimisation (LLVM's fast instruction
+# selection: a tenth of the time, for code about three times slower), so that it soon leaves
+# the lower tiers, a hundred times slower; such quick code counts how often it is entered and
+# loops (see hot_definition), and once that is UPGRADE_COUNT it is compiled again at the
+# engine's level, which replaces it. Quick code that never gets there (most of it: start-up,
+# error paths) stays, and is what the code cache keeps of it: optimising it would only make the
+# end of the run wait. The compiling thread looks at the counts every POLL_SECONDS.
+QUICK_LEVEL = 0
+UPGRADE_COUNT = 4096
+POLL_SECONDS = 0.01
+
+
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
@@ -90,16 +102,22 @@ class _Installed:
 
 class _Job:
     """A region to be compiled in the background."""
-    __slots__ = ("blocks", "entries", "exits", "work", "future", "replaces", "stale")
+    __slots__ = ("blocks", "entries", "exits", "work", "level", "slot", "future", "replaces",
+                 "regrowths", "stale")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
-                 work: tuple, future: Future, replaces: _Installed | None) -> None:
+                 work: tuple, level: int, slot: int, replaces: _Installed | None,
+                 regrowths: int) -> None:
         self.blocks = blocks
         self.entries = entries
         self.exits = exits  # where its blocks branch to outside it
-        self.work = work  # _compile's arguments
-        self.future = future  # resolved by whichever thread compiles it
-        self.replaces = replaces  # the region it grows from, if it is regrown
+        self.work = work  # _compile's arguments, but the level and the slot
+        self.level = level  # LLVM's optimisation level: QUICK_LEVEL, or the engine's
+        self.slot = slot  # where its quick code counts, in cpu->hot_counts
+        self.future: Future | None = None  # once queued: resolved by the thread compiling it
+        # The installed region it replaces: the one it grows from, or its quick version.
+        self.replaces = replaces
+        self.regrowths = regrowths  # see _Installed
         self.stale = False  # its code changed meanwhile: drop the result
 
 
@@ -133,13 +151,16 @@ class JitEngine:
         self.translated: dict[int, int] = {}
         self.region_of: dict[int, _Installed] = {}
         self.blocks_interpreted = 0
-        self.worker: ThreadPoolExecutor | None = None
+        self.worker: threading.Thread | None = None  # the compiling thread (see _work)
         self.jobs: list[_Job] = []
         self.waiting: list[_Job] = []  # the jobs no thread has started on
         self.jobs_done = 0  # counted by the thread that finishes each
         self.jobs_seen = 0
         self.lock = threading.Lock()  # for waiting, jobs_done and the stats, across threads
+        self.wakeup = threading.Condition(self.lock)  # for the compiling thread: more to do
+        self.closing = False  # the compiling thread ends once nothing waits
         self.queued: set[int] = set()  # entries of unfinished jobs
+        self.running = True  # until finish()
         self.deferred: dict[int, _Job] = {}  # hot blocks left until the job is installed
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
@@ -156,9 +177,9 @@ class JitEngine:
                 return exit_code
             if self.jobs_done != self.jobs_seen:
                 self._install_finished()
-                if self.translated.get(cpu.rip):
-                    continue
             rip = cpu.rip
+            if rip in self.translated:  # installed since, or code to install was announced
+                continue
             if rip in stops:
                 return EXIT_STOP
             count = runs.get(rip, 0)
@@ -217,9 +238,12 @@ class JitEngine:
             if self._regrowth_under_way(guest_addr):
                 return  # the block waits for the region that branches to it (regrown later)
             replaces = self._region_to_regrow(guest_addr)
+        regrowths = 0
         if replaces is not None:
             replaces.regrowing = True
+            self._cancel_optimising(replaces)  # the regrown region will be
             guest_addr = replaces.start
+            regrowths = replaces.regrowths + 1
         blocks: dict[int, Block] = {}
         entries: list[int] = []
         likely: dict[int, list[int]] = {}  # block -> where its computed jump went most
@@ -258,7 +282,7 @@ class JitEngine:
         region = self.cache.load(key) if cacheable else None
         loaded = self._load_cached(region) if region is not None else None
         if loaded is not None:
-            self._install(region, loaded, True, replaces)
+            self._install(region, loaded, True, replaces, regrowths)
             self.stats.translate_seconds += time.perf_counter() - started
             return
         # On this thread, as everything that opens a file (a cache file, a module to import):
@@ -272,26 +296,64 @@ class JitEngine:
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
                             tuple(entries), b"")
         self.stats.translate_seconds += time.perf_counter() - started
-        job = (region, module, lines, cacheable)
+        work = (region, module, lines, cacheable)
         if not self.threshold:
-            self._keep(*self._compile(*job), None)
+            self._keep(*self._compile(*work, self.opt_level, None), None, 0)
             return
-        from concurrent.futures import Future, ThreadPoolExecutor
-        if self.worker is None:
-            self.worker = ThreadPoolExecutor(1, thread_name_prefix="xlate-jit")
-        queued = _Job(blocks, frozenset(entries), self._exits(blocks), job, Future(), replaces)
-        self.jobs.append(queued)
+        slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
+        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), work, QUICK_LEVEL,
+                         slot, replaces, regrowths))
+
+    def _queue(self, job: _Job) -> None:
+        """Compile the job on the compiling thread."""
+        from concurrent.futures import Future
+        job.future = Future()
+        self.jobs.append(job)
         with self.lock:
-            self.waiting.append(queued)
-        self.worker.submit(self._compile_next)
-        self.queued.update(entries)
+            self.waiting.append(job)
+            self.wakeup.notify()
+        if self.worker is None:
+            self.closing = False
+            self.worker = threading.Thread(target=self._work, name="xlate-jit", daemon=True)
+            self.worker.start()
+        self.queued.update(job.entries)
+
+    def _work(self) -> None:
+        """The compiling thread: the most urgent job (see _take) until closing and nothing is
+        left."""
+        me = threading.current_thread()
+        while True:
+            with self.lock:
+                job = self._take()
+                while job is None:
+                    if self.closing or self.worker is not me:
+                        return
+                    self.wakeup.wait(POLL_SECONDS)
+                    job = self._take()
+            self._compile_job(job)
+
+    def _take(self) -> _Job | None:
+        """The waiting job to compile next (called holding the lock): quick ones first,
+        hottest first, as the lower tiers are the slowest; then, of quick code that has counted
+        UPGRADE_COUNT, the one that counted most."""
+        counts = self.cpu.hot_counts
+        ready = [job for job in self.waiting
+                 if job.level == QUICK_LEVEL or counts[job.slot] >= UPGRADE_COUNT]
+        if not ready:
+            return None
+        job = max(ready, key=lambda job: (
+            job.level == QUICK_LEVEL, max(self.runs.get(a, 0) for a in job.entries)
+            if job.level == QUICK_LEVEL else counts[job.slot]))
+        self.waiting.remove(job)
+        return job
 
     def _region_to_regrow(self, addr: int) -> _Installed | None:
         """An installed region that branches directly to the block at addr and may be compiled
-        again with it (see REGROWTHS)."""
+        again with it (see REGROWTHS). Not one whose first block another region has taken over
+        (regrown from a region it called): it is regrown from that block."""
         for installed in set(self.region_of.values()):
-            if installed.regrowing or not self._may_regrow(len(installed.spans),
-                                                           installed.regrowths):
+            if installed.regrowing or self.region_of.get(installed.start) is not installed or \
+                    not self._may_regrow(len(installed.spans), installed.regrowths):
                 continue
             if installed.exits is None:
                 installed.exits = self._exits({a for a, _ in installed.spans})
@@ -299,15 +361,26 @@ class JitEngine:
                 return installed
         return None
 
+    def _cancel_optimising(self, installed: _Installed) -> None:
+        """Drop the job that would optimise the installed quick code, if any."""
+        for job in self.jobs:
+            if job.replaces is installed and job.level != QUICK_LEVEL:
+                job.stale = True  # if a thread has started on it
+                with self.lock:
+                    if job in self.waiting:
+                        self.waiting.remove(job)
+                        self.jobs.remove(job)
+                return
+
     def _regrowth_under_way(self, addr: int) -> bool:
         """Whether a region being compiled branches to the block at addr, which had not run
         when it was made: the block is left to the lower tiers until that region is installed,
         and then regrown with it."""
         job = self.deferred.get(addr)
         if job is None or job not in self.jobs:
-            job = next((job for job in self.jobs if not job.stale and self._may_regrow(
-                len(job.blocks), job.replaces.regrowths + 1 if job.replaces else 0)
-                and addr in job.exits), None)
+            job = next((job for job in self.jobs if not job.stale and job.level == QUICK_LEVEL
+                        and self._may_regrow(len(job.blocks), job.regrowths)
+                        and addr in job.exits), None)
             if job is None:
                 return False
             self.deferred[addr] = job
@@ -323,16 +396,32 @@ class JitEngine:
                          if a not in inside)
 
     def _compile_all(self) -> None:
-        """Compile and install every region under way; the guest is done, and so the cores
-        are free for LLVM: what no thread has started on is compiled on all of them."""
-        if self.waiting:
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-                for _ in range(len(self.waiting)):
-                    pool.submit(self._compile_next)
-        self.worker.shutdown()
+        """Compile and install every region under way but optimisations not yet due (see
+        UPGRADE_COUNT); the guest is done, so this thread compiles too (LLVM's work is one
+        thread's at a time, llvmlite's lock sees to that, but the rest overlaps)."""
+        with self.lock:
+            self.closing = True
+            self.wakeup.notify()
+        while True:
+            with self.lock:
+                job = self._take()
+            if job is None:
+                break
+            self._compile_job(job)
+        self.worker.join()
         self.worker = None
+        self._drop_waiting()
         self._install_finished(wait=True)
+
+    def _drop_waiting(self) -> None:
+        """Forget the jobs that no thread has started on."""
+        with self.lock:
+            dropped, self.waiting = self.waiting, []
+        self.jobs = [job for job in self.jobs if job not in dropped]
+        for job in dropped:
+            self.queued -= job.entries
+            if job.replaces is not None:
+                job.replaces.regrowing = False
 
     def _may_follow(self, addr: int) -> bool:
         """Whether a region may take in the block at addr: only code in executable memory
@@ -370,7 +459,7 @@ class JitEngine:
     def _compiler(self) -> Compiler:
         if self.compiler is None:
             from xlate.jit.compiler import Compiler
-            self.compiler = Compiler(self.opt_level)
+            self.compiler = Compiler()
         return self.compiler
 
     def _link_support(self) -> None:
@@ -387,7 +476,7 @@ class JitEngine:
             except ObjectLoadError:
                 self.cache.rejected += 1
         from xlate.jit.support import support_module
-        obj = self._compiler().compile(support_module())
+        obj = self._compiler().compile(support_module(), self.opt_level)
         if self.cache:
             self.cache.store(RegionCode(key, SUPPORT_SYMBOL, (), (), obj), "support")
         self.linker.link_support(obj, SUPPORT_SYMBOL)
@@ -402,13 +491,16 @@ class JitEngine:
             self.cache.rejected += 1
             return None
 
-    def _compile(self, region: RegionCode, module: str, lines: list[int],
-                 cacheable: bool) -> tuple[RegionCode, object, bool]:
+    def _compile(self, region: RegionCode, module: str, lines: list[int], cacheable: bool,
+                 level: int, slot: int) -> tuple[RegionCode, object, bool]:
         """Compile the region's IR and load it into the process: (region, its loaded object,
         whether the cache may keep it). lines: the guest instruction of each line of its debug
-        locations. No file is opened here (see translate)."""
+        locations. slot: where quick code counts (see hot_definition). No file is opened here
+        (see translate)."""
+        from xlate.jit.irbuilder import hot_definition
         started = time.perf_counter()
-        obj = self._compiler().compile(module)
+        definition = hot_definition(slot if level == QUICK_LEVEL else None)
+        obj = self._compiler().compile(module + definition, level)
         region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines))
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
@@ -419,23 +511,16 @@ class JitEngine:
                 self.stats.translate_seconds += elapsed
         return region, loaded, cacheable
 
-    def _compile_next(self) -> None:
-        """Compile the hottest job that no thread has started on (a thread's task: there is one
-        per job, and the jobs go hottest first, not in the order they came)."""
-        with self.lock:
-            if not self.waiting:
-                return
-            job = max(self.waiting, key=lambda job: max(self.runs.get(a, 0) for a in job.entries))
-            self.waiting.remove(job)
-        self._compile_job(job)
-
     def _compile_job(self, job: _Job) -> None:
         try:
-            job.future.set_result(self._compile(*job.work))
+            job.future.set_result(self._compile(*job.work, job.level, job.slot))
         except BaseException as e:  # raised where the guest's thread installs it
             job.future.set_exception(e)
         with self.lock:
             self.jobs_done += 1
+        # Running compiled code returns to the dispatch loop at its next safe point, where the
+        # guest's thread installs this code (quick code may otherwise loop on for long).
+        lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
@@ -459,20 +544,25 @@ class JitEngine:
             if job.stale:
                 self.linker.unload(loaded)
             else:
-                self._keep(region, loaded, cacheable, job.replaces)
+                self.stats.regions_optimised += job.level != QUICK_LEVEL
+                installed = self._keep(region, loaded, cacheable, job.replaces, job.regrowths)
+                if job.level == QUICK_LEVEL and (self.running or self.cache is not None):
+                    self._queue(_Job(job.blocks, job.entries, job.exits, job.work,
+                                     self.opt_level, job.slot, installed, job.regrowths))
 
-    def _keep(self, region: RegionCode, loaded, cacheable: bool,
-              replaces: _Installed | None) -> None:
-        """A region just compiled: into the code cache, if it may go there, and the code map."""
+    def _keep(self, region: RegionCode, loaded, cacheable: bool, replaces: _Installed | None,
+              regrowths: int) -> _Installed:
+        """A region just compiled: into the code cache, if it may go there (its quick code
+        until the optimised one replaces it), and the code map."""
         if cacheable:
             self.cache.store(region)
-        self._install(region, loaded, cacheable, replaces)
+        return self._install(region, loaded, cacheable, replaces, regrowths)
 
     def _install(self, region: RegionCode, loaded, cached: bool,
-                 replaces: _Installed | None = None) -> None:
-        """Put the region in the code map; the one it replaces (regrown) goes once none of its
-        entries is its own any more."""
-        installed = _Installed(region, loaded, replaces.regrowths + 1 if replaces else 0)
+                 replaces: _Installed | None = None, regrowths: int = 0) -> _Installed:
+        """Put the region in the code map; the one it replaces (regrown, or its quick version)
+        goes once none of its entries is its own any more."""
+        installed = _Installed(region, loaded, regrowths)
         for addr, end in installed.spans:
             if addr in installed.entries:
                 if addr in self.translated:  # and so maybe in the jump cache too
@@ -482,16 +572,17 @@ class JitEngine:
                 lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
                 self.region_of[addr] = installed
                 self.translated[addr] = end
-        if cached:
+        if cached and region.key not in self.cached_keys:  # (optimised after quick: one key)
             self.cached_keys.append(region.key)
         if replaces is not None and replaces.loaded is not None:  # not dropped meanwhile
-            self.stats.regions_regrown += 1
+            self.stats.regions_regrown += regrowths > replaces.regrowths
             replaces.regrowing = False
             if all(self.region_of.get(a) is not replaces for a in replaces.entries):
                 self.linker.unload(replaces.loaded)
                 replaces.loaded = None
-                if replaces.key in self.cached_keys:
+                if replaces.key != region.key and replaces.key in self.cached_keys:
                     self.cached_keys.remove(replaces.key)
+        return installed
 
     def preload(self, program_digest: str, memory: AddressSpace) -> None:
         """Install the regions that earlier runs of the program compiled, and adopt the blocks
@@ -547,14 +638,14 @@ class JitEngine:
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish, so that the cache gets
         them (with no cache, what no thread has started on is dropped, and what one has is
-        not waited for), remember the program's regions, and count."""
+        not waited for; quick code not yet due to be optimised is kept as it is), remember the
+        program's regions, and count."""
+        self.running = False
         if self.worker is not None and self.cache is None:
-            with self.lock:
-                dropped, self.waiting = self.waiting, []
-            self.jobs = [job for job in self.jobs if job not in dropped]
-            for job in dropped:
-                self.queued -= job.entries
-            self.worker.shutdown(wait=False)
+            self._drop_waiting()
+            with self.lock:  # what it compiles now is not waited for
+                self.closing = True
+                self.wakeup.notify()
             self.worker = None
             self._install_finished()
         while self.worker is not None:
@@ -575,3 +666,4 @@ class JitEngine:
         self.stats.python_blocks_run = self.python_entries
         self.stats.python_blocks_compiled = self.python.compiled
         self.stats.compiled_entries = self.cpu.compiled_entries
+        self.running = True  # for the next run, if the embedder asks for one

@@ -32,11 +32,14 @@ LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
 # with (at most this many) get the flags' formulas inline, which LLVM folds away on each path
 # where the operation is known; other operations call LAZY_FLAGS.
 GUESSED_OPS = 3
+# Called where a region is entered and at its safe points (back edges): a region module does
+# not define it; hot_definition() gives the definition that completes it, counting or not.
+HOT = ir.Value(ir.PointerType(ir.FunctionType(ir.VoidType(), [PTR])), "@xlate_hot")
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
                        "jump_cache", "code_pages", "code_written_end", "cc_op", "cc_dst",
-                       "cc_src1", "cc_src2")}
+                       "cc_src1", "cc_src2", "hot_counts")}
 # Displacements below this are added after the clamp (see host_pointer): half the guard beyond
 # the guest space, so that the widest access (fxsave's 512 bytes) ends in the guard too.
 NEAR = lib.XLATE_GUEST_GUARD // 2
@@ -50,6 +53,19 @@ def int_type(bits: int) -> ir.IntType:
 
 def region_function_name(guest_addr: int) -> str:
     return f"region_{guest_addr:x}"
+
+
+def hot_definition(slot: int | None) -> str:
+    """The definition of HOT that completes a region module: one that adds 1 to
+    cpu->hot_counts[slot] (how often the code is entered or loops, which tells the engine
+    what quickly compiled code to optimise), or with None one that does nothing, which LLVM
+    removes."""
+    if slot is None:
+        return "define internal void @xlate_hot(ptr %cpu) alwaysinline {\n  ret void\n}\n"
+    offset = OFFSET["hot_counts"] + 8 * slot
+    return (f"define internal void @xlate_hot(ptr %cpu) {{\n"
+            f"  %p = getelementptr i8, ptr %cpu, i64 {offset}\n  %n = load i64, ptr %p\n"
+            f"  %m = add i64 %n, 1\n  store i64 %m, ptr %p\n  ret void\n}}\n")
 
 
 class ValueIR(Builder):
@@ -703,6 +719,7 @@ class IRBuilder(VectorIR, ValueIR):
     def _return_if_stop_requested(self, next_rip: Value) -> None:
         """A safe point before going on to next_rip: a stop request returns to the dispatcher,
         which honours it. Volatile, so that LLVM does not hoist the check out of loops."""
+        self.ir.call(HOT, [self.cpu])
         stop = self._volatile_load_field("stop_request", I32)
         with self.unlikely(self.ir.icmp_unsigned("!=", stop, ir.Constant(I32, 0))):
             self.store_field(OFFSET["rip"], next_rip)
@@ -766,6 +783,7 @@ def translate_region(module: ir.Module, blocks: list[Block], semantics: dict,
     ir.IRBuilder(nowhere).unreachable()
     rip = entry.load(entry.gep(function.args[0], [ir.Constant(I64, OFFSET["rip"])],
                                source_etype=I8), typ=I64, align=1)
+    entry.call(HOT, [function.args[0]])
     switch = entry.switch(rip, nowhere)
     for addr in targets if entries is None else entries:
         switch.add_case(ir.Constant(I64, addr), targets[addr])
