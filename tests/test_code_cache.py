@@ -92,9 +92,10 @@ def test_hot_quick_code_is_optimised_and_the_optimised_code_is_kept(program, nat
     assert b"translating 0.000 s" in warm.stderr
 
 
-def test_quick_code_that_never_gets_hot_is_kept_as_it_is(program, native, tmp_path):
+def test_quick_code_is_kept_until_a_run_makes_it_hot(program, native, tmp_path):
     """With no region counting enough to be optimised, the run ends without compiling any
-    again, and the cache keeps the quick code, which a warm run uses."""
+    again, and the cache keeps the quick code, which the next run uses as it is; a later run
+    in which it gets hot optimises it, and the one after that starts with the optimised code."""
     never = ("import sys; import xlate.jit.engine as engine; engine.UPGRADE_COUNT = 1 << 62; "
              "from xlate.cli import entry; sys.argv[0] = 'xlate'; entry()")
     for _ in ("cold", "warm"):
@@ -104,6 +105,11 @@ def test_quick_code_that_never_gets_hot_is_kept_as_it_is(program, native, tmp_pa
         assert proc.stdout == native and optimised(proc) == 0
     assert preloaded(proc) == len(region_files(tmp_path)) > 0
     assert b"translating 0.000 s" in proc.stderr
+    hot = run(program, tmp_path, arg="200000")
+    assert preloaded(hot) > 0 and optimised(hot) >= 1
+    again = run(program, tmp_path, arg="200000")
+    assert again.stdout == hot.stdout and optimised(again) == 0
+    assert b"translating 0.000 s" in again.stderr
 
 
 def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):

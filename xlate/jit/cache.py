@@ -30,7 +30,7 @@ from typing import NamedTuple
 import xlate
 
 MAGIC = b"XLATEOBJ"
-FORMAT = 3
+FORMAT = 4
 _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, payload sha256
 
 
@@ -129,6 +129,9 @@ class RegionCode(NamedTuple):
     obj: bytes
     # Which guest instruction the host code is, from an offset on (xlate.jit.lines.pc_rows).
     pcs: tuple[tuple[int, int], ...] = ()
+    # Quickly compiled code: where it counts its entries and loops (cpu->hot_counts), to be
+    # optimised once that is high (xlate.jit.engine.QUICK_LEVEL); None: optimised code.
+    slot: int | None = None
 
 
 class CodeCache:
@@ -188,7 +191,8 @@ class CodeCache:
 
     def store(self, region: RegionCode, kind: str = "regions") -> None:
         meta = json.dumps({"name": region.name, "blocks": region.blocks,
-                           "entries": region.entries, "pcs": region.pcs}).encode()
+                           "entries": region.entries, "pcs": region.pcs,
+                           "slot": region.slot}).encode()
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         self._write(self._path(region.key, kind), _seal(region.key, payload))
 
@@ -306,10 +310,11 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
         blocks = tuple((int(a), int(s)) for a, s in meta["blocks"])
         entries = tuple(int(a) for a in meta["entries"])
         pcs = tuple((int(offset), int(pc)) for offset, pc in meta["pcs"])
+        slot = None if meta["slot"] is None else int(meta["slot"])
         if not {a for a, _ in blocks} >= set(entries):
             return None
         return RegionCode(key, str(meta["name"]), blocks, entries, payload[4 + meta_length:],
-                          pcs)
+                          pcs, slot)
     except (ValueError, KeyError, TypeError, struct.error):
         return None
 

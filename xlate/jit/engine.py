@@ -58,7 +58,8 @@ REGROWTHS = 2
 # loops (see hot_definition), and once that is UPGRADE_COUNT it is compiled again at the
 # engine's level, which replaces it. Quick code that never gets there (most of it: start-up,
 # error paths) stays, and is what the code cache keeps of it: optimising it would only make the
-# end of the run wait. The compiling thread looks at the counts every POLL_SECONDS.
+# end of the run wait; once quick code from the cache gets there in a later run, it is
+# optimised then. The compiling thread looks at the counts every POLL_SECONDS.
 QUICK_LEVEL = 0
 UPGRADE_COUNT = 4096
 POLL_SECONDS = 0.01
@@ -73,12 +74,12 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
 class _Installed:
     """A region's code in the code map (compared by identity: kept in sets)."""
     __slots__ = ("key", "start", "entries", "spans", "loaded", "pcs", "exits", "regrowths",
-                 "regrowing")
+                 "regrowing", "slot")
 
     def __init__(self, region: RegionCode, loaded: object, regrowths: int) -> None:
         self.key = region.key
         self.start = region.entries[0]  # the block it was grown from
-        self.entries = frozenset(region.entries)  # the blocks it is entered at
+        self.entries = region.entries  # the blocks it is entered at
         # [start, end) of each of its blocks, copies too
         self.spans = tuple((addr, addr + size) for addr, size in region.blocks)
         self.loaded = loaded  # the xlate_object * that holds its code; None once freed
@@ -86,6 +87,7 @@ class _Installed:
         self.exits: frozenset[int] | None = None  # where it branches out to, once asked
         self.regrowths = regrowths  # how many regions it replaces, one after the other
         self.regrowing = False  # a region to replace it is being compiled
+        self.slot = region.slot  # quick code: where it counts
 
     def guest_pc(self, host_pc: int) -> int | None:
         """The guest instruction of the host code at host_pc, if it is this region's and
@@ -161,6 +163,10 @@ class JitEngine:
         self.closing = False  # the compiling thread ends once nothing waits
         self.queued: set[int] = set()  # entries of unfinished jobs
         self.running = True  # until finish()
+        # Quick code from the cache, and whether some of it has counted enough to be optimised
+        # (found by the compiling thread, done by the guest's: see _optimise_cached).
+        self.quick_cached: list[_Installed] = []
+        self.optimise_due = False
         self.deferred: dict[int, _Job] = {}  # hot blocks left until the job is installed
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
@@ -177,6 +183,8 @@ class JitEngine:
                 return exit_code
             if self.jobs_done != self.jobs_seen:
                 self._install_finished()
+            if self.optimise_due:
+                self._optimise_cached()
             rip = cpu.rip
             if rip in self.translated:  # installed since, or code to install was announced
                 continue
@@ -273,18 +281,39 @@ class JitEngine:
                     heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
         started = time.perf_counter()
+        code, check_stores, key = self._code(blocks, entries)
+        region = self.cache.load(key) if key else None
+        loaded = self._load_cached(region) if region is not None else None
+        if loaded is not None:
+            self._watch(self._install(region, loaded, True, replaces, regrowths))
+            self.stats.translate_seconds += time.perf_counter() - started
+            return
+        work = self._work_for(guest_addr, blocks, code, check_stores, key, likely, entries)
+        self.stats.translate_seconds += time.perf_counter() - started
+        if not self.threshold:
+            self._keep(*self._compile(*work, self.opt_level, None), None, 0)
+            return
+        slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
+        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), work, QUICK_LEVEL,
+                         slot, replaces, regrowths))
+
+    def _code(self, blocks: dict[int, Block],
+              entries: list[int]) -> tuple[list[tuple[int, bytes]], bool, str]:
+        """The blocks' code bytes, whether the region must check its stores (see
+        _may_be_rewritten), and the key the cache keeps it under ("": none, as for a region with
+        undecodable code, whose key would not cover those bytes)."""
         code = [(addr, b"".join(insn.raw for insn in block.insns))
                 for addr, block in blocks.items()]
         check_stores = _may_be_rewritten(self.decoder.memory, code)
-        # A region with undecodable code is not kept: its key would not cover those bytes.
-        cacheable = self.cache is not None and all(raw for _, raw in code)
-        key = self.cache.key(code, check_stores, tuple(entries)) if cacheable else ""
-        region = self.cache.load(key) if cacheable else None
-        loaded = self._load_cached(region) if region is not None else None
-        if loaded is not None:
-            self._install(region, loaded, True, replaces, regrowths)
-            self.stats.translate_seconds += time.perf_counter() - started
-            return
+        if self.cache is None or not all(raw for _, raw in code):
+            return code, check_stores, ""
+        return code, check_stores, self.cache.key(code, check_stores, tuple(entries))
+
+    def _work_for(self, guest_addr: int, blocks: dict[int, Block], code: list[tuple[int, bytes]],
+                  check_stores: bool, key: str, likely: dict[int, list[int]],
+                  entries: list[int]) -> tuple:
+        """The region's IR, built here, holding the GIL (LLVM's work, which releases it, is
+        the job's): _compile's arguments, but the level and the slot."""
         # On this thread, as everything that opens a file (a cache file, a module to import):
         # the guest's file descriptors are the process's, and a file opened on another thread
         # while the guest opens one would change the number the guest gets.
@@ -295,14 +324,38 @@ class JitEngine:
                                             likely, entries)
         region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
                             tuple(entries), b"")
+        return region, module, lines, bool(key)
+
+    def _watch(self, installed: _Installed) -> None:
+        """Quick code from the cache: optimised once it counts enough (see _optimise_cached)."""
+        if installed.slot is not None:
+            self.quick_cached.append(installed)
+            self._start_worker()
+
+    def _optimise_cached(self) -> None:
+        """Queue the optimisation of the quick code from the cache that has counted enough."""
+        self.optimise_due = False
+        started = time.perf_counter()
+        counts = self.cpu.hot_counts
+        for installed in [i for i in self.quick_cached if counts[i.slot] >= UPGRADE_COUNT]:
+            self.quick_cached.remove(installed)
+            if installed.loaded is None or installed.regrowing:  # dropped, or being replaced
+                continue
+            blocks = {addr: self.decoder.block(addr) for addr, _ in installed.spans}
+            entries = list(installed.entries)
+            code, check_stores, key = self._code(blocks, entries)
+            if key != installed.key:  # not the code it was compiled from
+                continue
+            work = self._work_for(installed.start, blocks, code, check_stores, key, {}, entries)
+            self._queue(_Job(blocks, frozenset(installed.entries), self._exits(blocks), work,
+                             self.opt_level, installed.slot, installed, installed.regrowths))
         self.stats.translate_seconds += time.perf_counter() - started
-        work = (region, module, lines, cacheable)
-        if not self.threshold:
-            self._keep(*self._compile(*work, self.opt_level, None), None, 0)
-            return
-        slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
-        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), work, QUICK_LEVEL,
-                         slot, replaces, regrowths))
+
+    def _start_worker(self) -> None:
+        if self.worker is None:
+            self.closing = False
+            self.worker = threading.Thread(target=self._work, name="xlate-jit", daemon=True)
+            self.worker.start()
 
     def _queue(self, job: _Job) -> None:
         """Compile the job on the compiling thread."""
@@ -312,16 +365,13 @@ class JitEngine:
         with self.lock:
             self.waiting.append(job)
             self.wakeup.notify()
-        if self.worker is None:
-            self.closing = False
-            self.worker = threading.Thread(target=self._work, name="xlate-jit", daemon=True)
-            self.worker.start()
+        self._start_worker()
         self.queued.update(job.entries)
 
     def _work(self) -> None:
         """The compiling thread: the most urgent job (see _take) until closing and nothing is
         left."""
-        me = threading.current_thread()
+        me, counts = threading.current_thread(), self.cpu.hot_counts
         while True:
             with self.lock:
                 job = self._take()
@@ -330,6 +380,10 @@ class JitEngine:
                         return
                     self.wakeup.wait(POLL_SECONDS)
                     job = self._take()
+                    if job is None and not self.optimise_due and any(
+                            counts[i.slot] >= UPGRADE_COUNT for i in self.quick_cached):
+                        self.optimise_due = True  # for the guest's thread, at a safe point
+                        lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
             self._compile_job(job)
 
     def _take(self) -> _Job | None:
@@ -501,7 +555,8 @@ class JitEngine:
         started = time.perf_counter()
         definition = hot_definition(slot if level == QUICK_LEVEL else None)
         obj = self._compiler().compile(module + definition, level)
-        region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines))
+        region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines),
+                                 slot=slot if level == QUICK_LEVEL else None)
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -547,6 +602,9 @@ class JitEngine:
                 self.stats.regions_optimised += job.level != QUICK_LEVEL
                 installed = self._keep(region, loaded, cacheable, job.replaces, job.regrowths)
                 if job.level == QUICK_LEVEL and (self.running or self.cache is not None):
+                    # What ran in the lower tiers counts too, as it would have in quick code
+                    # (and does in the next run, which starts with it).
+                    self.cpu.hot_counts[job.slot] += max(self.runs.get(a, 0) for a in job.blocks)
                     self._queue(_Job(job.blocks, job.entries, job.exits, job.work,
                                      self.opt_level, job.slot, installed, job.regrowths))
 
@@ -607,7 +665,7 @@ class JitEngine:
             key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
-                self._install(region, loaded, False)
+                self._watch(self._install(region, loaded, False))
                 kept.append(key)
                 self.stats.regions_preloaded += 1
                 # As decoding the blocks would have: a write there must drop this code.
@@ -648,6 +706,8 @@ class JitEngine:
                 self.wakeup.notify()
             self.worker = None
             self._install_finished()
+        if self.cache is not None:
+            self._optimise_cached()  # what got hot since the compiling thread last looked
         while self.worker is not None:
             self._compile_all()
             # Hot blocks that waited for the region that branches to them: it is regrown now,
