@@ -61,7 +61,7 @@ REGROWTHS = 2
 # end of the run wait; once quick code from the cache gets there in a later run, it is
 # optimised then. The compiling thread looks at the counts every POLL_SECONDS.
 QUICK_LEVEL = 0
-UPGRADE_COUNT = 4096
+UPGRADE_COUNT = 16384
 POLL_SECONDS = 0.01
 
 
