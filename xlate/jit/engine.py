@@ -35,9 +35,11 @@ BATCH_BLOCKS = 64
 # code that runs: it is kept small, to compile little that never runs, but not single blocks,
 # as LLVM's time per module dominates then (hello world: 10.6 s with 4, 13.7 with 1, 14.1 with 16).
 UNTESTED_BATCH_BLOCKS = 4
-# LLVM takes milliseconds a block, the interpreter microseconds an instruction: a block pays for
-# its compilation after some hundreds of runs, and most blocks never get there.
-DEFAULT_THRESHOLD = 200
+# The lower tiers take microseconds an instruction, LLVM's quick compilation (see QUICK_LEVEL)
+# a fraction of a millisecond a block, in the background: a block pays for it after some tens of
+# runs, and most blocks never get there. (200 made the first runs of nbody and gzip 10-15% longer,
+# and the second run of malloc 15%, as less of its code was compiled.)
+DEFAULT_THRESHOLD = 50
 # A block that has run this many times (and is not yet compiled by LLVM) is compiled to Python
 # (xlate.pyblocks), which costs about a millisecond and saves tens of microseconds a run.
 
@@ -687,9 +689,10 @@ class JitEngine:
                  if any(a < end and start < a_end for a, a_end in installed.spans)]
         for installed in stale:
             for addr in installed.entries:
-                lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
-                del self.region_of[addr]
-                del self.translated[addr]
+                if self.region_of.get(addr) is installed:  # not taken over by a later region
+                    lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
+                    del self.region_of[addr]
+                    del self.translated[addr]
             self.linker.unload(installed.loaded)
             installed.loaded = None
 
