@@ -349,9 +349,15 @@ class JitEngine:
             if key != installed.key:  # not the code it was compiled from
                 continue
             work = self._work_for(installed.start, blocks, code, check_stores, key, {}, entries)
-            self._queue(_Job(blocks, frozenset(installed.entries), self._exits(blocks), work,
-                             self.opt_level, installed.slot, installed, installed.regrowths))
+            self._queue_optimising(installed, blocks, self._exits(blocks), work)
         self.stats.translate_seconds += time.perf_counter() - started
+
+    def _queue_optimising(self, installed: _Installed, blocks: dict[int, Block],
+                          exits: frozenset[int], work: tuple) -> None:
+        """Compile the installed quick code's region again at the engine's level (once its
+        count is due: see _take), to replace it."""
+        self._queue(_Job(blocks, frozenset(installed.entries), exits, work, self.opt_level,
+                         installed.slot, installed, installed.regrowths))
 
     def _start_worker(self) -> None:
         if self.worker is None:
@@ -555,10 +561,9 @@ class JitEngine:
         (see translate)."""
         from xlate.jit.irbuilder import hot_definition
         started = time.perf_counter()
-        definition = hot_definition(slot if level == QUICK_LEVEL else None)
-        obj = self._compiler().compile(module + definition, level)
-        region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines),
-                                 slot=slot if level == QUICK_LEVEL else None)
+        counting = slot if level == QUICK_LEVEL else None
+        obj = self._compiler().compile(module + hot_definition(counting), level)
+        region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines), slot=counting)
         loaded = self.linker.load(region.obj, region.name)
         elapsed = time.perf_counter() - started
         with self.lock:
@@ -607,8 +612,7 @@ class JitEngine:
                     # What ran in the lower tiers counts too, as it would have in quick code
                     # (and does in the next run, which starts with it).
                     self.cpu.hot_counts[job.slot] += max(self.runs.get(a, 0) for a in job.blocks)
-                    self._queue(_Job(job.blocks, job.entries, job.exits, job.work,
-                                     self.opt_level, job.slot, installed, job.regrowths))
+                    self._queue_optimising(installed, job.blocks, job.exits, job.work)
 
     def _keep(self, region: RegionCode, loaded, cacheable: bool, replaces: _Installed | None,
               regrowths: int) -> _Installed:
