@@ -19,6 +19,7 @@ GPR_NAMES = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
 
 MAX_BLOCK_INSNS = 64
 MAX_INSN_BYTES = 15
+DECODE_CHUNK = 8  # instructions asked of Capstone at a time (see Decoder._disassemble)
 
 REG, IMM, MEM = "reg", "imm", "mem"
 GPR, XMM, ST = "gpr", "xmm", "st"
@@ -274,13 +275,27 @@ class Decoder:
             addr += n
         return code
 
+    def _disassemble(self, code: bytes, address: int):
+        """Capstone's instructions for the code at address, DECODE_CHUNK at a time: Capstone
+        decodes (with details) all that it is asked for before giving the first, and a block
+        is a few of the hundreds of instructions that a block's worth of bytes holds."""
+        offset = 0
+        while True:
+            count = 0
+            for cs_insn in self._capstone.cs.disasm(code[offset:], address + offset,
+                                                    DECODE_CHUNK):
+                yield cs_insn
+                offset += cs_insn.size
+                count += 1
+            if count < DECODE_CHUNK:  # undecodable, or the end of the code
+                return
+
     def _decode(self, address: int) -> Block:
         if self._capstone is None:
             self._capstone = _Capstone()
         capstone, X = self._capstone, self._capstone.X
-        code = self.fetchable(address)
         insns: list[Insn] = []
-        for cs_insn in capstone.cs.disasm(code, address):
+        for cs_insn in self._disassemble(self.fetchable(address), address):
             if cs_insn.address in self.stops and insns:
                 return Block(address, insns)
             try:
