@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import marshal
+import struct
 from typing import NamedTuple
 
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
@@ -147,49 +148,145 @@ class UnsupportedOperand(Exception):
     pass
 
 
+class _Decoded(NamedTuple):
+    """What Capstone says of one instruction, read straight from its C structures."""
+    address: int
+    size: int
+    raw: bytes
+    name: str
+    text: str
+    groups: bytes
+    prefix: bytes
+    opcode: bytes
+    # Each operand's type, size, register or immediate, and a memory operand's (segment,
+    # base, index, scale, disp).
+    ops: tuple[tuple[int, int, int, tuple[int, ...]], ...]
+
+
+def _layout(cls, **formats: str) -> struct.Struct:
+    """A reader of fields (named, with their struct formats, in the order they lie in) of a
+    ctypes structure of Capstone's Python binding: its layouts are the ones of the library
+    that it loads."""
+    layout, at = "<", 0
+    for name, fmt in formats.items():
+        offset = getattr(cls, name).offset
+        if offset < at:
+            raise ValueError(f"{cls.__name__}.{name} lies before the field listed before it")
+        layout += f"{offset - at}x{fmt}"
+        at = offset + struct.calcsize("<" + fmt)
+    return struct.Struct(layout)
+
+
 class _Capstone:
-    """A Capstone disassembler for x86-64, and the tables keyed by its constants."""
+    """A Capstone disassembler for x86-64, and the tables keyed by its constants.
+
+    Instructions are read from the C structures that cs_disasm fills, through the layouts that
+    Capstone's Python binding declares: its instruction objects copy every instruction's
+    details (nearly 2 KB) into new ctypes objects, field by field, which made decoding most of
+    a first run's start-up."""
 
     def __init__(self) -> None:
+        import ctypes
+
         import capstone
-        from capstone import x86_const
+        from capstone import x86, x86_const
 
         self.X = X = x86_const
         self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
         self.cs.detail = True
+        self._lib, self._ctypes = capstone._cs, ctypes
+        self._insn_array = ctypes.POINTER(capstone._cs_insn)
+        self._insn = _layout(capstone._cs_insn, id="I", address="Q", size="H", bytes="24s",
+                             mnemonic="32s", op_str="160s", detail="Q")
+        self._insn_size = ctypes.sizeof(capstone._cs_insn)
+        detail, self._x86_at = capstone._cs_detail, capstone._cs_detail.arch.offset
+        self._detail = _layout(detail, groups="8s", groups_count="B")
+        self._x86 = _layout(x86.CsX86, prefix="4s", opcode="4s", op_count="B")
+        self._operands_at = self._x86_at + x86.CsX86.operands.offset
+        self._operand_size = ctypes.sizeof(x86.X86Op)
+        self._operand = _layout(x86.X86Op, type="I", size="B")
+        # The operand's value, a union: a register, an immediate, or a memory operand.
+        self._value_at = x86.X86Op.value.offset
+        self._mem = _layout(x86.X86OpMem, segment="I", base="I", index="I", scale="i", disp="q")
+        self._imm = struct.Struct("<q")
+        self._names: dict[int, str] = {}
         self.regs = _reg_table(X)
         self.segments = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
         # Capstone's groups of instructions that end a block.
         self.block_end_groups = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
                                  capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
 
-    def operand(self, cs_insn, op) -> Operand:
+    def disassemble(self, code: bytes, address: int, count: int) -> list[_Decoded]:
+        """Up to count instructions from the start of code (at the guest address), stopping
+        before bytes that are not one."""
+        ctypes = self._ctypes
+        array = self._insn_array()
+        n = self._lib.cs_disasm(self.cs.csh, code, len(code), address, count,
+                                ctypes.byref(array))
+        if not n:
+            return []
+        try:
+            size = self._insn_size
+            insns = ctypes.string_at(ctypes.cast(array, ctypes.c_void_p).value, n * size)
+            return [self._decoded(insns, i * size) for i in range(n)]
+        finally:
+            self._lib.cs_free(array, n)
+
+    def _decoded(self, insns: bytes, at: int) -> _Decoded:
+        X = self.X
+        id_, address, size, raw, mnemonic, op_str, detail_at = self._insn.unpack_from(insns, at)
+        operands_at, operand_size = self._operands_at, self._operand_size
+        detail = self._ctypes.string_at(detail_at, operands_at + 8 * operand_size)
+        groups, groups_count = self._detail.unpack_from(detail)
+        prefix, opcode, op_count = self._x86.unpack_from(detail, self._x86_at)
+        ops = []
+        for at in range(operands_at, operands_at + op_count * operand_size, operand_size):
+            kind, op_size = self._operand.unpack_from(detail, at)
+            mem = self._mem.unpack_from(detail, at + self._value_at)
+            value = self._imm.unpack_from(detail, at + self._value_at)[0] \
+                if kind == X.X86_OP_IMM else mem[0]
+            ops.append((kind, op_size, value, mem if kind == X.X86_OP_MEM else ()))
+        name = self._names.get(id_)
+        if name is None:
+            name = self._names[id_] = self._lib.cs_insn_name(self.cs.csh, id_).decode()
+        text = f"{_c_string(mnemonic)} {_c_string(op_str)}".strip()
+        return _Decoded(address, size, raw[:size], name, text, groups[:groups_count], prefix,
+                        opcode, tuple(ops))
+
+    def reg_name(self, reg: int) -> str:
+        return self._lib.cs_reg_name(self.cs.csh, reg).decode()
+
+    def operand(self, insn: _Decoded, op: tuple) -> Operand:
         """Capstone's operand as a record."""
         X, regs = self.X, self.regs
-        if op.type == X.X86_OP_REG:
-            reg = regs.get(op.reg)
+        kind, size, value, mem = op
+        if kind == X.X86_OP_REG:
+            reg = regs.get(value)
             if reg is None:
-                raise UnsupportedOperand(cs_insn.reg_name(op.reg))
-            return Operand(REG, op.size, reg=reg)
-        if op.type == X.X86_OP_IMM:
-            return Operand(IMM, op.size, imm=op.imm)
-        mem = op.mem
-        disp = mem.disp
+                raise UnsupportedOperand(self.reg_name(value))
+            return Operand(REG, size, reg=reg)
+        if kind == X.X86_OP_IMM:
+            return Operand(IMM, size, imm=value)
+        mem_segment, mem_base, mem_index, scale, disp = mem
         base = None
-        if mem.base == X.X86_REG_RIP:
-            disp = (cs_insn.address + cs_insn.size + disp) & (2**64 - 1)
-        elif mem.base:
-            base = regs.get(mem.base)
+        if mem_base == X.X86_REG_RIP:
+            disp = (insn.address + insn.size + disp) & (2**64 - 1)
+        elif mem_base:
+            base = regs.get(mem_base)
             if base is None or base.file != GPR:
-                raise UnsupportedOperand(cs_insn.reg_name(mem.base))
+                raise UnsupportedOperand(self.reg_name(mem_base))
         index = None
-        if mem.index:
-            index = regs.get(mem.index)
+        if mem_index:
+            index = regs.get(mem_index)
             if index is None or index.file != GPR:
-                raise UnsupportedOperand(cs_insn.reg_name(mem.index))
-        segment = self.segments.get(mem.segment, "")
-        return Operand(MEM, op.size, base=base, index=index, scale=mem.scale, disp=disp,
+                raise UnsupportedOperand(self.reg_name(mem_index))
+        segment = self.segments.get(mem_segment, "")
+        return Operand(MEM, size, base=base, index=index, scale=scale, disp=disp,
                        segment=segment)
+
+
+def _c_string(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode()
 
 
 class Decoder:
@@ -277,48 +374,43 @@ class Decoder:
 
     def _disassemble(self, code: bytes, address: int):
         """Capstone's instructions for the code at address, DECODE_CHUNK at a time: Capstone
-        decodes (with details) all that it is asked for before giving the first, and a block
-        is a few of the hundreds of instructions that a block's worth of bytes holds."""
+        decodes all that it is asked for before giving the first, and a block is a few of the
+        hundreds of instructions that a block's worth of bytes holds."""
         offset = 0
         while True:
-            count = 0
-            for cs_insn in self._capstone.cs.disasm(code[offset:], address + offset,
-                                                    DECODE_CHUNK):
-                yield cs_insn
-                offset += cs_insn.size
-                count += 1
-            if count < DECODE_CHUNK:  # undecodable, or the end of the code
+            decoded = self._capstone.disassemble(code[offset:], address + offset, DECODE_CHUNK)
+            yield from decoded
+            if len(decoded) < DECODE_CHUNK:  # undecodable, or the end of the code
                 return
+            offset = decoded[-1].address + decoded[-1].size - address
 
     def _decode(self, address: int) -> Block:
         if self._capstone is None:
             self._capstone = _Capstone()
         capstone, X = self._capstone, self._capstone.X
         insns: list[Insn] = []
-        for cs_insn in self._disassemble(self.fetchable(address), address):
-            if cs_insn.address in self.stops and insns:
+        for decoded in self._disassemble(self.fetchable(address), address):
+            if decoded.address in self.stops and insns:
                 return Block(address, insns)
             try:
-                ops = tuple(capstone.operand(cs_insn, op) for op in cs_insn.operands)
+                ops = tuple(capstone.operand(decoded, op) for op in decoded.ops)
             except UnsupportedOperand:
                 break
-            prefix = cs_insn.prefix
-            name = cs_insn.insn_name()
-            if cs_insn.opcode[:2] == [0x0F, 0xC2]:
+            prefix, name = decoded.prefix, decoded.name
+            if decoded.opcode[:2] == b"\x0f\xc2":
                 # Capstone 5 names these compares after their predicate (cmpltsd) and gives
                 # them the ids of unrelated instructions (cmpxchg16b...).
-                name = "cmp" + _sse_kind(bytes(cs_insn.bytes))
+                name = "cmp" + _sse_kind(decoded.raw)
             insn = Insn(
-                address=cs_insn.address, size=cs_insn.size, name=name, ops=ops,
-                raw=bytes(cs_insn.bytes),
+                address=decoded.address, size=decoded.size, name=name, ops=ops, raw=decoded.raw,
                 rep=1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
                 lock=X.X86_PREFIX_LOCK in prefix, addr32=prefix[3] == X.X86_PREFIX_ADDRSIZE,
-                text=f"{cs_insn.mnemonic} {cs_insn.op_str}".strip(),
+                text=decoded.text,
             )
             insns.append(insn)
             self.insns_decoded += 1
             if (insn.name in _ENDS_BLOCK
-                    or capstone.block_end_groups.intersection(cs_insn.groups)
+                    or capstone.block_end_groups.intersection(decoded.groups)
                     or len(insns) == MAX_BLOCK_INSNS):
                 return Block(address, insns)
         return Block(address, insns, undefined_at=insns[-1].next if insns else address)
