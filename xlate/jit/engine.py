@@ -145,6 +145,12 @@ class JitEngine:
         self.cached_keys: list[str] = []  # regions of this run that the cache holds
         self.opt_level = opt_level
         self.compiler: Compiler | None = None  # made when the first region is compiled
+        # The support module's IR while no thread has compiled it yet, then its code until the
+        # code cache has it (see _link_support).
+        self.support_ir: str | None = None
+        self.support_obj: bytes | None = None
+        self.support_key = ""
+        self.support_lock = threading.Lock()
         self.linker = Linker()
         self.interpreter = Interpreter(cpu)
         self.python = PyBlocks(cpu)
@@ -525,11 +531,12 @@ class JitEngine:
         return self.compiler
 
     def _link_support(self) -> None:
-        """Load the support module's code (xlate.jit.support), once for the process: from the
-        code cache, or compiled."""
-        if Linker.support is not None:
+        """Load the support module's code (xlate.jit.support), once for the process, from the
+        code cache; if the cache does not hold it, its IR is made here, and the thread that
+        compiles the first region compiles it (see _compile_support)."""
+        if Linker.support is not None or self.support_ir is not None:
             return
-        key = self.cache.support_key() if self.cache else ""
+        self.support_key = key = self.cache.support_key() if self.cache else ""
         cached = self.cache.load(key, "support") if self.cache else None
         if cached is not None:
             try:
@@ -538,15 +545,24 @@ class JitEngine:
             except ObjectLoadError:
                 self.cache.rejected += 1
         from xlate.jit.support import support_module
-        obj = self._compiler().compile(support_module(), self.opt_level)
-        if self.cache:
-            self.cache.store(RegionCode(key, SUPPORT_SYMBOL, (), (), obj), "support")
-        self.linker.link_support(obj, SUPPORT_SYMBOL)
+        self.support_ir = support_module()
+
+    def _compile_support(self) -> None:
+        """Compile and link the support module if _link_support left it to be (on a compiling
+        thread, so that the guest's does not wait a tenth of a second for LLVM); the guest's
+        thread puts it in the code cache (see _keep)."""
+        with self.support_lock:
+            if self.support_ir is None:
+                return
+            self.support_obj = self._compiler().compile(self.support_ir, self.opt_level)
+            self.linker.link_support(self.support_obj, SUPPORT_SYMBOL)
+            self.support_ir = None
 
     def _load_cached(self, region: RegionCode):
         """The cached region's code loaded into the process, or None if the object loader
         rejects it (a damaged cache entry: the region is compiled again)."""
         self._link_support()
+        self._compile_support()
         try:
             return self.linker.load(region.obj, region.name)
         except ObjectLoadError:
@@ -562,6 +578,7 @@ class JitEngine:
         from xlate.jit.irbuilder import hot_definition
         started = time.perf_counter()
         counting = slot if level == QUICK_LEVEL else None
+        self._compile_support()
         obj = self._compiler().compile(module + hot_definition(counting), level)
         region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines), slot=counting)
         loaded = self.linker.load(region.obj, region.name)
@@ -618,6 +635,10 @@ class JitEngine:
               regrowths: int) -> _Installed:
         """A region just compiled: into the code cache, if it may go there (its quick code
         until the optimised one replaces it), and the code map."""
+        if self.support_obj is not None and self.cache is not None:
+            self.cache.store(RegionCode(self.support_key, SUPPORT_SYMBOL, (), (),
+                                        self.support_obj), "support")
+            self.support_obj = None
         if cacheable:
             self.cache.store(region)
         return self._install(region, loaded, cacheable, replaces, regrowths)
