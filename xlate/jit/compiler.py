@@ -9,6 +9,7 @@ fills the machine's tables as it first uses them)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import llvmlite.binding as llvm
 
@@ -38,9 +39,12 @@ class Compiler:
             cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
             opt=opt_level, reloc="static", codemodel="large")
 
-    def compile(self, module: str, opt_level: int = 2) -> bytes:
+    def compile(self, module: str, opt_level: int = 2,
+                between: Callable[[], None] | None = None) -> bytes:
         """Optimise a module (LLVM IR text) and compile it to a relocatable host object file.
-        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code."""
+        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code.
+        between, if given, is called between optimising and making the code, which take about
+        as long as each other (it may compile other modules)."""
         tm = self._target_machine(opt_level)
         parsed = llvm.parse_assembly(module)
         parsed.verify()
@@ -48,4 +52,6 @@ class Compiler:
             pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
+        if between is not None:
+            between()
         return tm.emit_object(parsed)

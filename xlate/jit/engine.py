@@ -166,6 +166,7 @@ class JitEngine:
         self.waiting: list[_Job] = []  # the jobs no thread has started on
         self.jobs_done = 0  # counted by the thread that finishes each
         self.jobs_seen = 0
+        self.paused_seconds = 0.0  # in _compile_quick_jobs, halfway through optimisations
         self.lock = threading.Lock()  # for waiting, jobs_done and the stats, across threads
         self.wakeup = threading.Condition(self.lock)  # for the compiling thread: more to do
         self.closing = False  # the compiling thread ends once nothing waits
@@ -400,13 +401,13 @@ class JitEngine:
                         lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
             self._compile_job(job)
 
-    def _take(self) -> _Job | None:
+    def _take(self, quick: bool = False) -> _Job | None:
         """The waiting job to compile next (called holding the lock): quick ones first,
-        hottest first, as the lower tiers are the slowest; then, of quick code that has counted
-        UPGRADE_COUNT, the one that counted most."""
+        hottest first, as the lower tiers are the slowest; then (unless only quick ones are
+        asked for), of quick code that has counted UPGRADE_COUNT, the one that counted most."""
         counts = self.cpu.hot_counts
-        ready = [job for job in self.waiting
-                 if job.level == QUICK_LEVEL or counts[job.slot] >= UPGRADE_COUNT]
+        ready = [job for job in self.waiting if job.level == QUICK_LEVEL
+                 or not quick and counts[job.slot] >= UPGRADE_COUNT]
         if not ready:
             return None
         job = max(ready, key=lambda job: (
@@ -579,16 +580,33 @@ class JitEngine:
         started = time.perf_counter()
         counting = slot if level == QUICK_LEVEL else None
         self._compile_support()
-        obj = self._compiler().compile(module + hot_definition(counting), level)
+        # The compiling thread compiles the quick jobs that came meanwhile halfway through an
+        # optimisation, which takes a tenth of a second or more: code waiting for them runs
+        # in the lower tiers, a hundred times slower.
+        between = self._compile_quick_jobs if level != QUICK_LEVEL and \
+            threading.current_thread() is self.worker else None
+        paused = self.paused_seconds
+        obj = self._compiler().compile(module + hot_definition(counting), level, between)
         region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines), slot=counting)
         loaded = self.linker.load(region.obj, region.name)
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - started - (self.paused_seconds - paused)
         with self.lock:
             if self.threshold:
                 self.stats.compile_seconds_background += elapsed
             else:
                 self.stats.translate_seconds += elapsed
         return region, loaded, cacheable
+
+    def _compile_quick_jobs(self) -> None:
+        """Compile the quick jobs waiting, hottest first (see _compile)."""
+        started = time.perf_counter()
+        while True:
+            with self.lock:
+                job = self._take(quick=True)
+            if job is None:
+                break
+            self._compile_job(job)
+        self.paused_seconds += time.perf_counter() - started
 
     def _compile_job(self, job: _Job) -> None:
         try:
