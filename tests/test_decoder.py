@@ -1,0 +1,98 @@
+"""The decoder against Capstone's own Python objects: xlate reads Capstone's C structures
+directly, a few instructions at a time, so blocks longer than one such chunk, blocks cut short
+by bytes that are not an instruction and the operand kinds are checked here."""
+
+import capstone
+import pytest
+
+from tests.oracle import assemble
+from xlate.decoder import DECODE_CHUNK, IMM, MAX_BLOCK_INSNS, MEM, REG, Decoder
+from xlate.memory import PROT_EXEC, PROT_READ, AddressSpace
+
+CODE = 0x400000
+
+
+def _decoder(code: bytes) -> Decoder:
+    memory = AddressSpace()
+    memory.map(CODE, 0x10000, PROT_READ | PROT_EXEC)
+    memory.poke(CODE, code)
+    return Decoder(memory)
+
+
+def _capstone(code: bytes) -> list:
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    cs.detail = True
+    return list(cs.disasm(code, CODE))
+
+
+# Longer than a chunk, with every operand kind: registers of each width (ah too), immediates,
+# memory with base, index, scale, displacement, rip-relative and fs-relative, SSE and x87.
+LONG_BLOCK = """
+    mov rax, 0x1122334455667788
+    add ecx, 7
+    mov ah, byte ptr [rbx + rsi*4 - 8]
+    lea rdx, [rip + 0x1234]
+    mov r9w, word ptr fs:[0x28]
+    movsd xmm3, qword ptr [rsp + 16]
+    fld qword ptr [rdi]
+    imul r10, r11, -3
+    shl qword ptr [rbp + r12*8 + 0x100], 5
+    rep movsb
+    lock xadd dword ptr [rax], ecx
+    cmpltsd xmm1, xmm2
+    ret
+"""
+
+
+def test_a_block_longer_than_a_chunk_is_what_capstone_decodes():
+    code = assemble(LONG_BLOCK)
+    reference = _capstone(code)
+    assert len(reference) > DECODE_CHUNK
+    block = _decoder(code).block(CODE)
+    assert block.undefined_at is None
+    assert [(i.address, i.size, i.raw, i.text) for i in block.insns] == [
+        (r.address, r.size, bytes(r.bytes), f"{r.mnemonic} {r.op_str}".strip())
+        for r in reference]
+    names = [i.name for i in block.insns]
+    assert names[:3] == ["movabs", "add", "mov"] and names[-3:] == ["xadd", "cmpsd", "ret"]
+    assert [len(i.ops) for i in block.insns] == [len(r.operands) for r in reference]
+    assert block.insns[9].rep == 1 and block.insns[10].lock
+
+
+def test_operands_become_records():
+    insns = _decoder(assemble(LONG_BLOCK)).block(CODE).insns
+    imm = insns[0].ops[1]
+    assert (imm.kind, imm.imm, insns[0].ops[0].kind) == (IMM, 0x1122334455667788, REG)
+    ah, mem = insns[2].ops
+    assert (ah.reg.index, ah.reg.bits, ah.reg.shift) == (0, 8, 8)
+    assert (mem.kind, mem.base.index, mem.index.index, mem.scale, mem.disp, mem.size) == (
+        MEM, 3, 6, 4, -8, 1)
+    rip = insns[3].ops[1]
+    assert rip.base is None and rip.disp == insns[3].next + 0x1234
+    fs = insns[4].ops[1]
+    assert (fs.segment, fs.disp, fs.base) == ("fs", 0x28, None)
+    assert insns[5].ops[0].reg.file == "xmm" and insns[6].ops[0].kind == MEM
+
+
+def test_a_block_ends_where_the_bytes_stop_being_instructions():
+    nops = DECODE_CHUNK + 3
+    block = _decoder(b"\x90" * nops + b"\x06").block(CODE)  # push es: not in 64-bit mode
+    assert len(block.insns) == nops
+    assert block.undefined_at == CODE + nops
+
+
+@pytest.mark.parametrize("count", [DECODE_CHUNK, 2 * DECODE_CHUNK])
+def test_a_block_that_fills_whole_chunks_goes_on_past_them(count):
+    block = _decoder(b"\x90" * count + b"\xc3").block(CODE)
+    assert [i.name for i in block.insns] == ["nop"] * count + ["ret"]
+
+
+def test_a_block_is_at_most_max_block_insns_long():
+    block = _decoder(b"\x90" * (MAX_BLOCK_INSNS + 10)).block(CODE)
+    assert len(block.insns) == MAX_BLOCK_INSNS and block.undefined_at is None
+
+
+def test_a_block_ends_before_a_stop():
+    decoder = _decoder(b"\x90" * (DECODE_CHUNK + 4) + b"\xc3")
+    decoder.stops.add(CODE + DECODE_CHUNK + 1)
+    assert len(decoder.block(CODE).insns) == DECODE_CHUNK + 1
