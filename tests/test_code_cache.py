@@ -35,6 +35,15 @@ def run(program: Path, cache: Path, *extra: str, arg: str = "20000") -> subproce
                           env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
 
 
+def run_patched(program: Path, cache: Path, patch: str) -> subprocess.CompletedProcess:
+    """A run whose xlate.jit.engine (imported as engine, with os and sys) patch changes."""
+    code = (f"import os, sys\nimport xlate.jit.engine as engine\n{patch}\n"
+            "from xlate.cli import entry\nsys.argv[0] = 'xlate'\nentry()")
+    return subprocess.run([sys.executable, "-c", code, "run", "--stats", str(program), "20000"],
+                          capture_output=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
+
+
 def preloaded(proc: subprocess.CompletedProcess) -> int:
     return int(re.search(rb"\((\d+) regions from the code cache", proc.stderr).group(1))
 
@@ -96,12 +105,8 @@ def test_quick_code_is_kept_until_a_run_makes_it_hot(program, native, tmp_path):
     """With no region counting enough to be optimised, the run ends without compiling any
     again, and the cache keeps the quick code, which the next run uses as it is; a later run
     in which it gets hot optimises it, and the one after that starts with the optimised code."""
-    never = ("import sys; import xlate.jit.engine as engine; engine.UPGRADE_COUNT = 1 << 62; "
-             "from xlate.cli import entry; sys.argv[0] = 'xlate'; entry()")
     for _ in ("cold", "warm"):
-        proc = subprocess.run([sys.executable, "-c", never, "run", "--stats", str(program),
-                               "20000"], capture_output=True, timeout=300, cwd=REPO,
-                              env={**os.environ, "XLATE_CACHE_DIR": str(tmp_path)})
+        proc = run_patched(program, tmp_path, "engine.UPGRADE_COUNT = 1 << 62")
         assert proc.stdout == native and optimised(proc) == 0
     assert preloaded(proc) == len(region_files(tmp_path)) > 0
     assert b"translating 0.000 s" in proc.stderr
@@ -110,6 +115,47 @@ def test_quick_code_is_kept_until_a_run_makes_it_hot(program, native, tmp_path):
     again = run(program, tmp_path, arg="200000")
     assert again.stdout == hot.stdout and optimised(again) == 0
     assert b"translating 0.000 s" in again.stderr
+
+
+# Nothing is compiled until the run ends, and then every region is optimised, shared between
+# the process and a child (see JitEngine._compile_jobs), which says how many it was given.
+AT_THE_END = """
+from xlate.jit.compiler import Compiler
+take = engine.JitEngine._take
+engine.JitEngine._take = lambda self, quick=False: take(self, quick) if self.closing else None
+engine.UPGRADE_COUNT = 1
+engine.CHILD_IR_CHARS = 0
+in_child = Compiler.compile_in_child
+def counted(self, modules):
+    print(f"child compiles {len(modules)}", file=sys.stderr)
+    return in_child(self, modules)
+Compiler.compile_in_child = counted
+"""
+
+
+def test_the_end_of_a_run_compiles_in_a_child_process_too(program, native, tmp_path):
+    proc = run_patched(program, tmp_path, AT_THE_END)
+    assert proc.stdout == native
+    assert int(re.search(rb"child compiles (\d+)", proc.stderr).group(1)) >= 1
+    warm = run(program, tmp_path)
+    assert warm.stdout == native and preloaded(warm) > 0
+    assert b"translating 0.000 s" in warm.stderr
+
+
+def test_what_a_failed_child_was_to_compile_is_compiled_by_the_process(program, native,
+                                                                        tmp_path):
+    proc = run_patched(program, tmp_path, AT_THE_END + """
+parent, compile = os.getpid(), Compiler.compile
+def failing(self, *args):
+    if os.getpid() != parent:
+        raise RuntimeError("the child fails")
+    return compile(self, *args)
+Compiler.compile = failing
+""")
+    assert proc.stdout == native and b"child compiles" in proc.stderr
+    warm = run(program, tmp_path)
+    assert warm.stdout == native and preloaded(warm) > 0
+    assert b"translating 0.000 s" in warm.stderr
 
 
 def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):

@@ -65,6 +65,16 @@ REGROWTHS = 2
 QUICK_LEVEL = 0
 UPGRADE_COUNT = 16384
 POLL_SECONDS = 0.01
+# At the end of a run, a child process compiles about half of what is left (see
+# _compile_jobs) if that half is this much IR: a fork costs some milliseconds, and LLVM takes
+# about a millisecond for a thousand characters of IR at O2.
+CHILD_IR_CHARS = 100_000
+
+
+def _module(module: str, level: int, slot: int) -> str:
+    """A region's IR completed for its level (see hot_definition)."""
+    from xlate.jit.irbuilder import hot_definition
+    return module + hot_definition(slot if level == QUICK_LEVEL else None)
 
 
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
@@ -466,19 +476,17 @@ class JitEngine:
 
     def _compile_all(self) -> None:
         """Compile and install every region under way but optimisations not yet due (see
-        UPGRADE_COUNT); the guest is done, so this thread compiles too (LLVM's work is one
-        thread's at a time, llvmlite's lock sees to that, but the rest overlaps)."""
+        UPGRADE_COUNT). The guest is done: the compiling thread ends after the job it is on,
+        and this thread compiles the rest, sharing them with a child process."""
         with self.lock:
             self.closing = True
+            ready = []
+            while (job := self._take()) is not None:
+                ready.append(job)
             self.wakeup.notify()
-        while True:
-            with self.lock:
-                job = self._take()
-            if job is None:
-                break
-            self._compile_job(job)
         self.worker.join()
         self.worker = None
+        self._compile_jobs(ready)
         self._drop_waiting()
         self._install_finished(wait=True)
 
@@ -576,9 +584,7 @@ class JitEngine:
         whether the cache may keep it). lines: the guest instruction of each line of its debug
         locations. slot: where quick code counts (see hot_definition). No file is opened here
         (see translate)."""
-        from xlate.jit.irbuilder import hot_definition
         started = time.perf_counter()
-        counting = slot if level == QUICK_LEVEL else None
         self._compile_support()
         # The compiling thread compiles the quick jobs that came meanwhile halfway through an
         # optimisation, which takes a tenth of a second or more: code waiting for them runs
@@ -586,15 +592,23 @@ class JitEngine:
         between = self._compile_quick_jobs if level != QUICK_LEVEL and \
             threading.current_thread() is self.worker else None
         paused = self.paused_seconds
-        obj = self._compiler().compile(module + hot_definition(counting), level, between)
+        obj = self._compiler().compile(_module(module, level, slot), level, between)
+        seconds = time.perf_counter() - started - (self.paused_seconds - paused)
+        return self._load(region, obj, lines, cacheable, level, slot, seconds)
+
+    def _load(self, region: RegionCode, obj: bytes, lines: list[int], cacheable: bool,
+              level: int, slot: int, seconds: float) -> tuple[RegionCode, object, bool]:
+        """The region's code (obj, which took seconds to compile) loaded: _compile's result."""
+        started = time.perf_counter()
+        counting = slot if level == QUICK_LEVEL else None
         region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines), slot=counting)
         loaded = self.linker.load(region.obj, region.name)
-        elapsed = time.perf_counter() - started - (self.paused_seconds - paused)
+        seconds += time.perf_counter() - started
         with self.lock:
             if self.threshold:
-                self.stats.compile_seconds_background += elapsed
+                self.stats.compile_seconds_background += seconds
             else:
-                self.stats.translate_seconds += elapsed
+                self.stats.translate_seconds += seconds
         return region, loaded, cacheable
 
     def _compile_quick_jobs(self) -> None:
@@ -608,9 +622,16 @@ class JitEngine:
             self._compile_job(job)
         self.paused_seconds += time.perf_counter() - started
 
-    def _compile_job(self, job: _Job) -> None:
+    def _compile_job(self, job: _Job, obj: bytes | None = None, seconds: float = 0.0) -> None:
+        """Compile the job, or load its code if obj is given (compiled elsewhere in seconds),
+        for the guest's thread to install."""
         try:
-            job.future.set_result(self._compile(*job.work, job.level, job.slot))
+            if obj is None:
+                job.future.set_result(self._compile(*job.work, job.level, job.slot))
+            else:
+                region, _, lines, cacheable = job.work
+                job.future.set_result(self._load(region, obj, lines, cacheable, job.level,
+                                                 job.slot, seconds))
         except BaseException as e:  # raised where the guest's thread installs it
             job.future.set_exception(e)
         with self.lock:
@@ -618,6 +639,31 @@ class JitEngine:
         # Running compiled code returns to the dispatch loop at its next safe point, where the
         # guest's thread installs this code (quick code may otherwise loop on for long).
         lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
+
+    def _compile_jobs(self, jobs: list[_Job]) -> None:
+        """Compile the jobs on this thread, the process's only one now (see _compile_all),
+        and about half of their IR at once in a child process (Compiler.compile_in_child)."""
+        shares: tuple[list[_Job], list[_Job]] = ([], [])
+        sizes = [0, 0]
+        for job in sorted(jobs, key=lambda job: -len(job.work[1])):
+            lighter = sizes.index(min(sizes))
+            shares[lighter].append(job)
+            sizes[lighter] += len(job.work[1])
+        mine, theirs = shares
+        collect = None
+        if sizes[1] >= CHILD_IR_CHARS and threading.active_count() == 1:
+            self._compile_support()  # before the child: regions are loaded here
+            collect = self._compiler().compile_in_child(
+                [(_module(job.work[1], job.level, job.slot), job.level) for job in theirs])
+        if collect is None:
+            mine, theirs = mine + theirs, []
+        for job in mine:
+            self._compile_job(job)
+        if collect is not None:
+            compiled = collect()
+            objs, seconds = compiled if compiled is not None else ([None] * len(theirs), 0.0)
+            for job, obj in zip(theirs, objs, strict=True):
+                self._compile_job(job, obj, seconds / len(theirs))
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
