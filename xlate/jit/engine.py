@@ -593,7 +593,9 @@ class JitEngine:
             threading.current_thread() is self.worker else None
         paused = self.paused_seconds
         obj = self._compiler().compile(_module(module, level, slot), level, between)
-        seconds = time.perf_counter() - started - (self.paused_seconds - paused)
+        seconds = time.perf_counter() - started
+        if between is not None:  # (the pauses of the compiling thread are its own)
+            seconds -= self.paused_seconds - paused
         return self._load(region, obj, lines, cacheable, level, slot, seconds)
 
     def _load(self, region: RegionCode, obj: bytes, lines: list[int], cacheable: bool,
