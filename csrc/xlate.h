@@ -18,6 +18,7 @@
                                      that might have run the code written */
 
 #define XLATE_HOT_SLOTS 1024
+#define XLATE_BLOCK_SLOTS 8192
 
 /* Bits of xlate_cpu.stop_request. */
 #define XLATE_STOP_REQUESTED 1    /* by the embedder: XLATE_EXIT_STOP */
@@ -117,6 +118,9 @@ typedef struct xlate_cpu {
     /* Counts that quickly compiled code keeps of how often it is entered and loops, one slot a
      * region (shared where slots collide): which of it to optimise (xlate/jit/engine.py). */
     uint64_t hot_counts[XLATE_HOT_SLOTS];
+    /* How often quickly compiled code runs each block, one slot a block (shared where slots
+     * collide): which of a region's blocks to optimise. */
+    uint64_t block_counts[XLATE_BLOCK_SLOTS];
 } xlate_cpu;
 
 /* Compiled block: returns an XLATE_EXIT_* code, with cpu->rip set to where the guest goes next. */

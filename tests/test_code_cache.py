@@ -71,9 +71,41 @@ def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     assert region_files(tmp_path)
     warm = run(program, tmp_path)
     assert warm.stdout == native
-    # Every region but those that regrown regions replaced.
-    assert preloaded(warm) == len(region_files(tmp_path)) - regrown(cold)
+    # Every region the first run ended with (not those that regions regrown from them, or
+    # optimised from their hot part and compiled again from the rest, replaced).
+    (manifest,) = (tmp_path / "programs").glob("*.json")
+    keys = json.loads(manifest.read_text())
+    assert {f"{key}.o" for key in keys} <= {path.name for path in region_files(tmp_path)}
+    assert preloaded(warm) == len(keys) > 0
     assert b"translating 0.000 s" in warm.stderr
+
+
+# Each region installed in place of another: the one it replaces (by identity) and its size,
+# its own size, and whether it is optimised code.
+_LOG_REPLACEMENTS = """
+install = engine.JitEngine._install
+def logged(self, region, loaded, cached, replaces=None, regrowths=0, optimised=False):
+    if replaces is not None:
+        print("replaced", id(replaces), len(replaces.spans), len(region.blocks), optimised,
+              file=sys.stderr)
+    return install(self, region, loaded, cached, replaces, regrowths, optimised)
+engine.JitEngine._install = logged
+"""
+
+
+def test_only_the_hot_part_of_quick_code_is_optimised(program, native, tmp_path):
+    """crc32's loop is one block of the many its quick code holds (64: how many have run when
+    it is compiled depends on timing): that block alone is optimised, and the others are
+    compiled again quickly, as a region of their own."""
+    proc = run_patched(program, tmp_path, _LOG_REPLACEMENTS)
+    assert proc.stdout == native and proc.returncode == 0
+    replacements: dict[str, list[tuple[int, int, bool]]] = {}
+    for line in proc.stderr.decode().splitlines():
+        if line.startswith("replaced "):
+            _, quick, size, part, optimised = line.split()
+            replacements.setdefault(quick, []).append((int(size), int(part), optimised == "True"))
+    assert any(parts == [(parts[0][0], 1, True), (parts[0][0], parts[0][0] - 1, False)]
+               for parts in replacements.values())
 
 
 def test_a_region_is_regrown_with_code_that_became_hot_later(tmp_path):

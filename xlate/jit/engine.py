@@ -64,6 +64,14 @@ REGROWTHS = 2
 # optimised then. The compiling thread looks at the counts every POLL_SECONDS.
 QUICK_LEVEL = 0
 UPGRADE_COUNT = 16384
+# Quick code also counts how often it runs each block; the optimised region keeps the blocks that
+# ran at least 1/TRIM_RATIO as often as its hottest one, and the rest stay quick code, as a
+# region of their own. Much of a region can be cold (paths that ran a few times before it was
+# compiled, such as a loop's way out), and LLVM's optimisations take the more time the more code
+# there is: crc32's hot loop is one block of 64, which take 0.3 s at O2, the worker's time in
+# which new hot code waits for its quick code. (With 64, blocks that ran some thousand times
+# were left out of regions whose loops ran millions of times, to become hot again.)
+TRIM_RATIO = 1024
 POLL_SECONDS = 0.01
 # At the end of a run, a child process compiles about half of what is left (see
 # _compile_jobs) if that half is this much IR: a fork costs some milliseconds, and LLVM takes
@@ -81,6 +89,19 @@ def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bo
     """Whether some of the code is on guest-writable pages, so that the guest may rewrite it
     without an mprotect: the code must then check its own stores."""
     return any(memory.writable_code(addr, addr + max(len(raw), 1)) for addr, raw in code)
+
+
+def _build(guest_addr: int, blocks: dict[int, Block], code: list[tuple[int, bytes]],
+           check_stores: bool, key: str, likely: dict[int, list[int]], entries: list[int]
+           ) -> tuple:
+    """A region's IR, and what the cache keeps of it but its code: _compile's arguments, but
+    the level and the slot."""
+    from xlate.jit.irbuilder import region_module
+    module, name, lines = region_module(guest_addr, list(blocks.values()), check_stores, likely,
+                                        entries)
+    region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
+                        tuple(entries), b"")
+    return region, module, lines, bool(key)
 
 
 class _Installed:
@@ -116,16 +137,18 @@ class _Installed:
 
 class _Job:
     """A region to be compiled in the background."""
-    __slots__ = ("blocks", "entries", "exits", "work", "level", "slot", "future", "replaces",
-                 "regrowths", "stale")
+    __slots__ = ("blocks", "entries", "exits", "likely", "work", "level", "slot", "future",
+                 "replaces", "regrowths", "stale")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
-                 work: tuple, level: int, slot: int, replaces: _Installed | None,
-                 regrowths: int) -> None:
+                 likely: dict[int, list[int]], work: tuple | None, level: int, slot: int,
+                 replaces: _Installed | None, regrowths: int) -> None:
         self.blocks = blocks
         self.entries = entries
         self.exits = exits  # where its blocks branch to outside it
-        self.work = work  # _compile's arguments, but the level and the slot
+        self.likely = likely  # see JitEngine._likely_targets
+        # _compile's arguments, but the level and the slot; None: not built yet (see _prepare)
+        self.work = work
         self.level = level  # LLVM's optimisation level: QUICK_LEVEL, or the engine's
         self.slot = slot  # where its quick code counts, in cpu->hot_counts
         self.future: Future | None = None  # once queued: resolved by the thread compiling it
@@ -298,6 +321,12 @@ class JitEngine:
             for a in following + likely[addr]:
                 if a not in blocks and self._may_follow(a):
                     heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
+        self._translate_region(guest_addr, blocks, entries, likely, replaces, regrowths)
+
+    def _translate_region(self, guest_addr: int, blocks: dict[int, Block], entries: list[int],
+                          likely: dict[int, list[int]], replaces: _Installed | None,
+                          regrowths: int) -> None:
+        """Install the region from the code cache, or compile it (see translate)."""
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
         started = time.perf_counter()
         code, check_stores, key = self._code(blocks, entries)
@@ -313,8 +342,8 @@ class JitEngine:
             self._keep(*self._compile(*work, self.opt_level, None), None, 0)
             return
         slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
-        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), work, QUICK_LEVEL,
-                         slot, replaces, regrowths))
+        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), likely, work,
+                         QUICK_LEVEL, slot, replaces, regrowths))
 
     def _code(self, blocks: dict[int, Block],
               entries: list[int]) -> tuple[list[tuple[int, bytes]], bool, str]:
@@ -338,12 +367,7 @@ class JitEngine:
         # while the guest opens one would change the number the guest gets.
         self._link_support()  # before any region that calls it is loaded
         self._compiler()
-        from xlate.jit.irbuilder import region_module
-        module, name, lines = region_module(guest_addr, list(blocks.values()), check_stores,
-                                            likely, entries)
-        region = RegionCode(key, name, tuple((addr, len(raw)) for addr, raw in code),
-                            tuple(entries), b"")
-        return region, module, lines, bool(key)
+        return _build(guest_addr, blocks, code, check_stores, key, likely, entries)
 
     def _watch(self, installed: _Installed) -> None:
         """Quick code from the cache: optimised once it counts enough (see _optimise_cached)."""
@@ -361,20 +385,41 @@ class JitEngine:
             if installed.loaded is None or installed.regrowing:  # dropped, or being replaced
                 continue
             blocks = {addr: self.decoder.block(addr) for addr, _ in installed.spans}
-            entries = list(installed.entries)
-            code, check_stores, key = self._code(blocks, entries)
+            _, _, key = self._code(blocks, list(installed.entries))
             if key != installed.key:  # not the code it was compiled from
                 continue
-            work = self._work_for(installed.start, blocks, code, check_stores, key, {}, entries)
-            self._queue_optimising(installed, blocks, self._exits(blocks), work)
+            self._queue_optimising(installed, blocks, self._exits(blocks), {}, None)
         self.stats.translate_seconds += time.perf_counter() - started
 
     def _queue_optimising(self, installed: _Installed, blocks: dict[int, Block],
-                          exits: frozenset[int], work: tuple) -> None:
+                          exits: frozenset[int], likely: dict[int, list[int]],
+                          work: tuple | None) -> None:
         """Compile the installed quick code's region again at the engine's level (once its
-        count is due: see _take), to replace it."""
-        self._queue(_Job(blocks, frozenset(installed.entries), exits, work, self.opt_level,
-                         installed.slot, installed, installed.regrowths))
+        count is due: see _take), to replace it; work: the quick code's, if at hand."""
+        self._queue(_Job(blocks, frozenset(installed.entries), exits, likely, work,
+                         self.opt_level, installed.slot, installed, installed.regrowths))
+
+    def _prepare(self, job: _Job) -> None:
+        """Make an optimisation's work: its region cut down to the blocks that its quick code
+        runs often (see TRIM_RATIO), as IR. On whichever thread compiles it (the IR of the
+        region's hot part is built there, holding the GIL, while the guest runs quick code)."""
+        if job.level == QUICK_LEVEL:
+            return
+        from xlate.jit.irbuilder import block_slot
+        counts = self.cpu.block_counts
+        runs = [counts[block_slot(addr)] for addr in job.blocks]
+        top = max(runs)
+        hot = {addr: block for (addr, block), n in zip(job.blocks.items(), runs, strict=True)
+               if n * TRIM_RATIO >= top}
+        entries = [addr for addr in hot if addr in job.entries]
+        if not entries or len(hot) == len(job.blocks):
+            if job.work is not None:
+                return  # the quick code's IR serves
+            hot, entries = job.blocks, [addr for addr in job.blocks if addr in job.entries]
+        else:  # what it is compiled from now (see invalidate); the rest gets a region of its own
+            job.blocks, job.regrowths = hot, REGROWTHS
+        code, check_stores, key = self._code(hot, entries)
+        job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
 
     def _start_worker(self) -> None:
         if self.worker is None:
@@ -629,6 +674,7 @@ class JitEngine:
         for the guest's thread to install."""
         try:
             if obj is None:
+                self._prepare(job)
                 job.future.set_result(self._compile(*job.work, job.level, job.slot))
             else:
                 region, _, lines, cacheable = job.work
@@ -647,6 +693,8 @@ class JitEngine:
         and about half of their IR at once in a child process (Compiler.compile_in_child)."""
         shares: tuple[list[_Job], list[_Job]] = ([], [])
         sizes = [0, 0]
+        for job in jobs:
+            self._prepare(job)
         for job in sorted(jobs, key=lambda job: -len(job.work[1])):
             lighter = sizes.index(min(sizes))
             shares[lighter].append(job)
@@ -690,29 +738,33 @@ class JitEngine:
                 self.linker.unload(loaded)
             else:
                 self.stats.regions_optimised += job.level != QUICK_LEVEL
-                installed = self._keep(region, loaded, cacheable, job.replaces, job.regrowths)
+                installed = self._keep(region, loaded, cacheable, job.replaces, job.regrowths,
+                                       job.level != QUICK_LEVEL)
                 if job.level == QUICK_LEVEL and (self.running or self.cache is not None):
                     # What ran in the lower tiers counts too, as it would have in quick code
                     # (and does in the next run, which starts with it).
                     self.cpu.hot_counts[job.slot] += max(self.runs.get(a, 0) for a in job.blocks)
-                    self._queue_optimising(installed, job.blocks, job.exits, job.work)
+                    self._queue_optimising(installed, job.blocks, job.exits, job.likely,
+                                           job.work)
 
     def _keep(self, region: RegionCode, loaded, cacheable: bool, replaces: _Installed | None,
-              regrowths: int) -> _Installed:
+              regrowths: int, optimised: bool = False) -> _Installed:
         """A region just compiled: into the code cache, if it may go there (its quick code
-        until the optimised one replaces it), and the code map."""
+        until the optimised one replaces it), and the code map (see _install)."""
         if self.support_obj is not None and self.cache is not None:
             self.cache.store(RegionCode(self.support_key, SUPPORT_SYMBOL, (), (),
                                         self.support_obj), "support")
             self.support_obj = None
         if cacheable:
             self.cache.store(region)
-        return self._install(region, loaded, cacheable, replaces, regrowths)
+        return self._install(region, loaded, cacheable, replaces, regrowths, optimised)
 
     def _install(self, region: RegionCode, loaded, cached: bool,
-                 replaces: _Installed | None = None, regrowths: int = 0) -> _Installed:
+                 replaces: _Installed | None = None, regrowths: int = 0,
+                 optimised: bool = False) -> _Installed:
         """Put the region in the code map; the one it replaces (regrown, or its quick version)
-        goes once none of its entries is its own any more."""
+        goes once none of its entries is its own any more: that of an optimised region that
+        left blocks out (see TRIM_RATIO) once they are compiled again, quickly, without it."""
         installed = _Installed(region, loaded, regrowths)
         for addr, end in installed.spans:
             if addr in installed.entries:
@@ -726,13 +778,15 @@ class JitEngine:
         if cached and region.key not in self.cached_keys:  # (optimised after quick: one key)
             self.cached_keys.append(region.key)
         if replaces is not None and replaces.loaded is not None:  # not dropped meanwhile
-            self.stats.regions_regrown += regrowths > replaces.regrowths
+            self.stats.regions_regrown += not optimised and regrowths > replaces.regrowths
             replaces.regrowing = False
             if all(self.region_of.get(a) is not replaces for a in replaces.entries):
                 self.linker.unload(replaces.loaded)
                 replaces.loaded = None
                 if replaces.key != region.key and replaces.key in self.cached_keys:
                     self.cached_keys.remove(replaces.key)
+            elif optimised:
+                self._translate_rest(replaces)
         return installed
 
     def preload(self, program_digest: str, memory: AddressSpace) -> None:
@@ -786,6 +840,17 @@ class JitEngine:
                     del self.translated[addr]
             self.linker.unload(installed.loaded)
             installed.loaded = None
+
+    def _translate_rest(self, quick: _Installed) -> None:
+        """The blocks of quick code that its optimised version left out (see TRIM_RATIO): a
+        region of their own, compiled quickly, to replace it (which keeps them until then)."""
+        entries = [addr for addr in quick.entries if self.region_of.get(addr) is quick]
+        quick.regrowing = True
+        # The slot counted the code that was optimised: the rest starts counting afresh.
+        self.cpu.hot_counts[quick.slot] = 0
+        blocks = {addr: self.decoder.block(addr) for addr in entries}
+        likely = {addr: self._likely_targets(addr) for addr in entries}
+        self._translate_region(entries[0], blocks, entries, likely, quick, quick.regrowths)
 
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish, so that the cache gets

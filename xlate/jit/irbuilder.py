@@ -32,14 +32,16 @@ LAZY_FLAGS_FN = ir.FunctionType(I8, [I32, I64, I64, I64])
 # with (at most this many) get the flags' formulas inline, which LLVM folds away on each path
 # where the operation is known; other operations call LAZY_FLAGS.
 GUESSED_OPS = 3
-# Called where a region is entered and at its safe points (back edges): a region module does
-# not define it; hot_definition() gives the definition that completes it, counting or not.
+# Called where a region is entered and at its safe points (back edges), and at the start of each
+# block with the block's slot (block_slot): a region module does not define them;
+# hot_definition() gives the definitions that complete it, counting or not.
 HOT = ir.Value(ir.PointerType(ir.FunctionType(ir.VoidType(), [PTR])), "@xlate_hot")
+COUNT = ir.Value(ir.PointerType(ir.FunctionType(ir.VoidType(), [PTR, I64])), "@xlate_count")
 
 OFFSET = {name: ffi.offsetof("xlate_cpu", name)
           for name in ("gpr", "rip", "fs_base", "gs_base", "flags", "xmm", "stop_request",
                        "jump_cache", "code_pages", "code_written_end", "cc_op", "cc_dst",
-                       "cc_src1", "cc_src2", "hot_counts")}
+                       "cc_src1", "cc_src2", "hot_counts", "block_counts")}
 # Displacements below this are added after the clamp (see host_pointer): half the guard beyond
 # the guest space, so that the widest access (fxsave's 512 bytes) ends in the guard too.
 NEAR = lib.XLATE_GUEST_GUARD // 2
@@ -55,16 +57,28 @@ def region_function_name(guest_addr: int) -> str:
     return f"region_{guest_addr:x}"
 
 
+def block_slot(guest_addr: int) -> int:
+    """Where quickly compiled code counts the runs of the block at guest_addr, in
+    cpu->block_counts."""
+    return (guest_addr ^ guest_addr >> 13) % lib.XLATE_BLOCK_SLOTS
+
+
 def hot_definition(slot: int | None) -> str:
-    """The definition of HOT that completes a region module: one that adds 1 to
+    """The definitions of HOT and COUNT that complete a region module: HOT adds 1 to
     cpu->hot_counts[slot] (how often the code is entered or loops, which tells the engine
-    what quickly compiled code to optimise), or with None one that does nothing, which LLVM
-    removes."""
+    what quickly compiled code to optimise) and COUNT to the block's cpu->block_counts (which
+    of its blocks to); with None, both do nothing, and LLVM removes them."""
     if slot is None:
-        return "define internal void @xlate_hot(ptr %cpu) alwaysinline {\n  ret void\n}\n"
+        return ("define internal void @xlate_hot(ptr %cpu) alwaysinline {\n  ret void\n}\n"
+                "define internal void @xlate_count(ptr %cpu, i64 %slot) alwaysinline {\n"
+                "  ret void\n}\n")
     offset = OFFSET["hot_counts"] + 8 * slot
     return (f"define internal void @xlate_hot(ptr %cpu) {{\n"
             f"  %p = getelementptr i8, ptr %cpu, i64 {offset}\n  %n = load i64, ptr %p\n"
+            f"  %m = add i64 %n, 1\n  store i64 %m, ptr %p\n  ret void\n}}\n"
+            f"define internal void @xlate_count(ptr %cpu, i64 %slot) {{\n"
+            f"  %o = shl i64 %slot, 3\n  %a = add i64 %o, {OFFSET['block_counts']}\n"
+            f"  %p = getelementptr i8, ptr %cpu, i64 %a\n  %n = load i64, ptr %p\n"
             f"  %m = add i64 %n, 1\n  store i64 %m, ptr %p\n  ret void\n}}\n")
 
 
@@ -351,6 +365,7 @@ class IRBuilder(VectorIR, ValueIR):
     def begin_block(self, block: Block) -> None:
         """Start emitting the guest block, at its basic block, with nothing cached."""
         self.ir.position_at_end(self.targets[block.start])
+        self.ir.call(COUNT, [self.cpu, ir.Constant(I64, block_slot(block.start))])
         self.block_start = block.start
         self.forget()
         before = [self.cc_ops_out[p] for p in self.predecessors.get(block.start, ())
