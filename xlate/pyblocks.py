@@ -15,6 +15,7 @@ memoryviews; it returns an exit code with cpu.rip set, as compiled code does."""
 
 from __future__ import annotations
 
+import functools
 import marshal
 import types
 
@@ -26,6 +27,7 @@ from xlate.semantics import SEMANTICS, flags
 from xlate.vector import VectorPrimitives
 
 _SEGMENT_FIELD = {"fs": "fs_base", "gs": "gs_base"}
+_CC_FIELDS = ("cc_op", "cc_dst", "cc_src1", "cc_src2")
 
 
 class Expr(str):
@@ -65,16 +67,22 @@ class PyBuilder(Builder):
         self.emit(f"{name} = {expression}")
         return name
 
-    def _writeback_flags(self) -> None:
+    def _described_flags(self) -> tuple[list[tuple[int, Expr]], list[int | Expr]]:
+        """The flags the block described, to be stored: (slot, value) of those set explicitly,
+        and the description's fields (cc_op, then cc_dst, cc_src1 and cc_src2 if lazy); none
+        if the block has not described them."""
         if self.cc is None:
-            return
+            return [], []
         op, lazy, *described = self.cc
-        for name, value in self.flag_values.items():
-            self.emit(f"f[{FLAG_SLOT[name]}] = {value}")
-        self.emit(f"cpu.cc_op = {op | lazy << flags.LAZY_SHIFT}")
-        if lazy:
-            for field, value in zip(("cc_dst", "cc_src1", "cc_src2"), described, strict=True):
-                self.emit(f"cpu.{field} = {value}")
+        values = [(FLAG_SLOT[name], value) for name, value in self.flag_values.items()]
+        return values, [op | lazy << flags.LAZY_SHIFT, *(described if lazy else ())]
+
+    def _writeback_flags(self) -> None:
+        values, fields = self._described_flags()
+        for slot, value in values:
+            self.emit(f"f[{slot}] = {value}")
+        for field, value in zip(_CC_FIELDS, fields, strict=False):  # (fewer if not lazy)
+            self.emit(f"cpu.{field} = {value}")
 
     def _writeback(self) -> None:
         """Store what the block changed and holds in locals into the cpu struct."""
@@ -90,10 +98,15 @@ class PyBuilder(Builder):
         self.emit(f"return {code}")
 
     def _leave_if(self, cond: str, rip: str, code: int) -> None:
-        self.emit(f"if {cond}:")
-        self.indent += "    "
-        self._leave(rip, code)
-        self.indent = self.indent[:-4]
+        """Leave if cond holds: one line, a call of _leave_now, as such exits (a fault, a store
+        to translated code) are many and seldom taken, and Python's compile() takes the longer
+        the more the source says (their writebacks written out were most of it)."""
+        flag_values, fields = self._described_flags()
+        pairs = ([(i, self.gprs[i]) for i in sorted(self.dirty_gprs)],
+                 [(i, self.xmms[i]) for i in sorted(self.dirty_xmms)], flag_values)
+        listed = ["(" + "".join(f"{i}, {value}, " for i, value in p) + ")" for p in pairs]
+        arguments = ", ".join([rip, str(code), *listed, *map(str, fields)])
+        self.emit(f"if {cond}: return X(cpu, g, f, {arguments})")
 
     def _to_struct(self) -> None:
         """Everything into the cpu struct, and nothing held in locals: before code that works
@@ -291,6 +304,23 @@ for _name in vars(VectorPrimitives):
         setattr(PyBuilder, _name, _vector_primitive(_name))
 
 
+def _leave_now(interp: InterpBuilder, cpu, g, f, rip: int, code: int, gprs: tuple,
+               xmms: tuple, flag_values: tuple, *fields: int) -> int:
+    """What PyBuilder._leave_if's exit does (as X, with interp bound): the writeback its
+    arguments list (gprs, xmm registers and flag slots as pairs of an index and a value, and
+    the flag description's fields: see PyBuilder._described_flags), then the exit."""
+    for i in range(0, len(gprs), 2):
+        g[gprs[i]] = gprs[i + 1]
+    for i in range(0, len(xmms), 2):
+        interp.set_xmm(xmms[i], xmms[i + 1])
+    for i in range(0, len(flag_values), 2):
+        f[flag_values[i]] = flag_values[i + 1]
+    for field, value in zip(_CC_FIELDS, fields, strict=False):
+        setattr(cpu, field, value)
+    cpu.rip = rip
+    return code
+
+
 def block_source(block: Block) -> tuple[str, set[str]] | None:
     """The Python source of a function that runs the block (and the C functions it calls by
     name), or None if the semantics cannot handle one of its instructions."""
@@ -321,7 +351,9 @@ class PyBlocks:
         self.cpu = cpu
         self.gprs = memoryview(ffi.buffer(cpu.gpr)).cast("Q")
         self.flags = memoryview(ffi.buffer(cpu.flags)).cast("B")
-        self.globals = {"I": InterpBuilder(cpu), "LD": lib.xlate_load, "ST": lib.xlate_store,
+        interp = InterpBuilder(cpu)
+        self.globals = {"I": interp, "X": functools.partial(_leave_now, interp),
+                        "LD": lib.xlate_load, "ST": lib.xlate_store,
                         "CALL": lib.xlate_call_helper, "OUT": ffi.new("uint64_t[2]")}
         self.functions: dict[int, object] = {}  # block address -> function, or None: cannot
         self.ends: dict[int, int] = {}  # block address -> end
