@@ -138,7 +138,7 @@ class _Installed:
 class _Job:
     """A region to be compiled in the background."""
     __slots__ = ("blocks", "entries", "exits", "likely", "work", "level", "slot", "future",
-                 "replaces", "regrowths", "stale")
+                 "replaces", "regrowths", "stale", "prepared")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
                  likely: dict[int, list[int]], work: tuple | None, level: int, slot: int,
@@ -156,6 +156,7 @@ class _Job:
         self.replaces = replaces
         self.regrowths = regrowths  # see _Installed
         self.stale = False  # its code changed meanwhile: drop the result
+        self.prepared = level == QUICK_LEVEL  # its work is final (see JitEngine._prepare)
 
 
 class JitEngine:
@@ -403,8 +404,9 @@ class JitEngine:
         """Make an optimisation's work: its region cut down to the blocks that its quick code
         runs often (see TRIM_RATIO), as IR. On whichever thread compiles it (the IR of the
         region's hot part is built there, holding the GIL, while the guest runs quick code)."""
-        if job.level == QUICK_LEVEL:
+        if job.prepared:
             return
+        job.prepared = True
         from xlate.jit.irbuilder import block_slot
         counts = self.cpu.block_counts
         runs = [counts[block_slot(addr)] for addr in job.blocks]
@@ -415,7 +417,8 @@ class JitEngine:
         if not entries or len(hot) == len(job.blocks):
             if job.work is not None:
                 return  # the quick code's IR serves
-            hot, entries = job.blocks, [addr for addr in job.blocks if addr in job.entries]
+            hot = job.blocks
+            entries = [addr for addr in hot if addr in job.entries]
         else:  # what it is compiled from now (see invalidate); the rest gets a region of its own
             job.blocks, job.regrowths = hot, REGROWTHS
         code, check_stores, key = self._code(hot, entries)
