@@ -84,12 +84,19 @@ class PyBuilder(Builder):
         for field, value in zip(_CC_FIELDS, fields, strict=False):  # (fewer if not lazy)
             self.emit(f"cpu.{field} = {value}")
 
+    def _changed_registers(self) -> tuple[list[tuple[int, Expr]], list[tuple[int, Expr]]]:
+        """(index, value) of the gprs and of the xmm registers the block changed and holds in
+        locals."""
+        return ([(i, self.gprs[i]) for i in sorted(self.dirty_gprs)],
+                [(i, self.xmms[i]) for i in sorted(self.dirty_xmms)])
+
     def _writeback(self) -> None:
         """Store what the block changed and holds in locals into the cpu struct."""
-        for i in sorted(self.dirty_gprs):
-            self.emit(f"g[{i}] = {self.gprs[i]}")
-        for i in sorted(self.dirty_xmms):
-            self.emit(f"I.set_xmm({i}, {self.xmms[i]})")
+        gprs, xmms = self._changed_registers()
+        for i, value in gprs:
+            self.emit(f"g[{i}] = {value}")
+        for i, value in xmms:
+            self.emit(f"I.set_xmm({i}, {value})")
         self._writeback_flags()
 
     def _leave(self, rip: str, code: int) -> None:
@@ -98,12 +105,11 @@ class PyBuilder(Builder):
         self.emit(f"return {code}")
 
     def _leave_if(self, cond: str, rip: str, code: int) -> None:
-        """Leave if cond holds: one line, a call of _leave_now, as such exits (a fault, a store
+        """Leave if cond holds: one line, a call of _leave_now (X), as such exits (a fault, a store
         to translated code) are many and seldom taken, and Python's compile() takes the longer
         the more the source says (their writebacks written out were most of it)."""
         flag_values, fields = self._described_flags()
-        pairs = ([(i, self.gprs[i]) for i in sorted(self.dirty_gprs)],
-                 [(i, self.xmms[i]) for i in sorted(self.dirty_xmms)], flag_values)
+        pairs = (*self._changed_registers(), flag_values)
         listed = ["(" + "".join(f"{i}, {value}, " for i, value in p) + ")" for p in pairs]
         arguments = ", ".join([rip, str(code), *listed, *map(str, fields)])
         self.emit(f"if {cond}: return X(cpu, g, f, {arguments})")
