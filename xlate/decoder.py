@@ -300,14 +300,14 @@ class Decoder:
         # Addresses where the guest stops for its embedder: blocks end before them.
         self.stops: set[int] = set()
         # Blocks an earlier run decoded (see adopt), by start address, in export's form.
-        self.adopted: dict[int, tuple] = {}
+        self.adopted: dict[int, bytes] = {}
 
     def block(self, address: int) -> Block:
         """The block that starts at the guest address, decoded on first use."""
         block = self.blocks.get(address)
         if block is None:
             known = self.adopted.pop(address, None)
-            block = known and self._from_export(known)
+            block = None if known is None else self._from_export(address, known)
             if block is None:
                 block = self._decode(address)
             self.blocks[address] = block
@@ -316,24 +316,26 @@ class Decoder:
         return block
 
     def export(self) -> bytes:
-        """The blocks decoded so far (and those adopted and not used), for adopt()."""
-        blocks = [(b.start, b"".join(i.raw for i in b.insns), [
+        """The blocks decoded so far (and those adopted and not used), for adopt(): each
+        marshalled apart, so that a later run unmarshals only those it uses."""
+        blocks = {b.start: marshal.dumps((b"".join(i.raw for i in b.insns), [
             (i.size, i.name, tuple(_export_operand(op) for op in i.ops), i.rep, i.lock,
-             i.addr32, i.text) for i in b.insns])
-            for b in self.blocks.values() if b.insns and b.undefined_at is None]
-        return marshal.dumps(blocks + list(self.adopted.values()))
+             i.addr32, i.text) for i in b.insns]))
+            for b in self.blocks.values() if b.insns and b.undefined_at is None}
+        return marshal.dumps({**self.adopted, **blocks})
 
     def adopt(self, data: bytes) -> None:
         """Take blocks that export() gave in an earlier run; each is used, when first asked
         for, only if the guest's code bytes there are still the ones it was decoded from."""
         try:
-            self.adopted = {entry[0]: entry for entry in marshal.loads(data)}
-        except (ValueError, EOFError, TypeError, IndexError, KeyError):
-            self.adopted = {}
+            adopted = marshal.loads(data)
+        except (ValueError, EOFError, TypeError):
+            adopted = None
+        self.adopted = adopted if isinstance(adopted, dict) else {}
 
-    def _from_export(self, known: tuple) -> Block | None:
+    def _from_export(self, start: int, known: bytes) -> Block | None:
         try:
-            start, raw, insns = known
+            raw, insns = marshal.loads(known)
             if self.memory.read(start, len(raw), PROT_EXEC) != raw:
                 return None
             block, address = Block(start, []), start
@@ -345,7 +347,7 @@ class Decoder:
                                         raw[offset:offset + size], rep, lock, addr32, text))
                 address += size
             return block if address == start + len(raw) else None
-        except (GuestMemoryError, TypeError, ValueError):
+        except (GuestMemoryError, TypeError, ValueError, EOFError):
             return None
 
     def executable(self, address: int) -> bool:

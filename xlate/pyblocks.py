@@ -350,6 +350,21 @@ def block_source(block: Block) -> tuple[str, set[str]] | None:
     return "def block(cpu, g, f):\n" + "\n".join(b.lines) + "\n", b.names
 
 
+def _adopted_code(known, raw: bytes) -> tuple[types.CodeType, tuple[str, ...]] | None:
+    """The code object and C functions of an exported function (see PyBlocks.export), if it
+    was compiled from these code bytes and is sound."""
+    try:
+        known_raw, data = known
+        if known_raw != raw:
+            return None
+        code, names = marshal.loads(data)
+        if isinstance(code, types.CodeType) and all(isinstance(n, str) for n in names):
+            return code, tuple(names)
+    except (ValueError, EOFError, TypeError):
+        pass
+    return None
+
+
 class PyBlocks:
     """The Python functions of one cpu's blocks."""
 
@@ -366,7 +381,7 @@ class PyBlocks:
         # Block address -> (its code bytes, the code object, the C functions it calls): what
         # this run compiled, and what an earlier run did (adopted, until first used).
         self.code: dict[int, tuple[bytes, object, tuple[str, ...]]] = {}
-        self.adopted: dict[int, tuple] = {}
+        self.adopted: dict[int, tuple] = {}  # in export's form
         self.compiled = 0
 
     def function(self, block: Block):
@@ -375,8 +390,10 @@ class PyBlocks:
         raw = b"".join(insn.raw for insn in block.insns)
         self.ends[block.start] = block.end
         known = self.adopted.pop(block.start, None)
-        if known is not None and known[0] == raw and block.undefined_at is None:
-            code, names = known[1], known[2]
+        adopted = None if known is None or block.undefined_at is not None else \
+            _adopted_code(known, raw)
+        if adopted is not None:
+            code, names = adopted
         else:
             source = block_source(block)
             if source is None:
@@ -395,19 +412,20 @@ class PyBlocks:
 
     def export(self) -> bytes:
         """The code objects of the blocks compiled so far (and of those adopted and not
-        used), for adopt() in a later run of the same program."""
-        return marshal.dumps({**self.adopted, **self.code})
+        used), for adopt() in a later run of the same program: each marshalled apart, so that
+        the later run unmarshals only those it uses."""
+        made = {start: (raw, marshal.dumps((code, names)))
+                for start, (raw, code, names) in self.code.items()}
+        return marshal.dumps({**self.adopted, **made})
 
     def adopt(self, data: bytes) -> None:
         """Take the functions an earlier run exported; each is used only for a block whose
         code bytes are the ones it was compiled from."""
         try:
             adopted = marshal.loads(data)
-            self.adopted = {start: (raw, code, tuple(names))
-                            for start, (raw, code, names) in adopted.items()
-                            if isinstance(raw, bytes) and isinstance(code, types.CodeType)}
-        except (ValueError, EOFError, TypeError, AttributeError):
-            self.adopted = {}
+        except (ValueError, EOFError, TypeError):
+            adopted = None
+        self.adopted = adopted if isinstance(adopted, dict) else {}
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop the functions of blocks that overlap [start, end)."""
