@@ -132,30 +132,6 @@ def test_a_region_is_regrown_with_code_that_became_hot_later(tmp_path):
     assert b"translating 0.000 s" in warm.stderr
 
 
-def interpreted(proc: subprocess.CompletedProcess) -> int:
-    return int(re.search(rb"(\d+) guest instructions interpreted", proc.stderr).group(1))
-
-
-def test_later_runs_compile_the_cold_code_for_the_runs_after_them(program, tmp_path):
-    """The first run compiles only hot code; later ones compile, when the compiling thread is
-    idle, the rest of what runs (start-up: some hundreds of blocks), a region at a time, for
-    the code cache: each run interprets less than the one before, until next to nothing is
-    left. (Asked for at once here, as the runs are short; each gets a region or a few.)"""
-    arg = "10000000"
-    expected = subprocess.run([str(program), arg], capture_output=True, check=True).stdout
-    first = run(program, tmp_path, arg=arg)
-    assert first.stdout == expected and interpreted(first) > 1000
-    counts = []
-    for _ in range(12):
-        proc = run_patched(program, tmp_path, "engine.COLD_SECONDS = 0", arg=arg)
-        assert proc.stdout == expected and proc.returncode == 0, proc.stderr
-        counts.append(interpreted(proc))
-        if counts[-1] * 2 < counts[0]:
-            break
-    assert counts[-1] * 2 < counts[0], counts
-    assert counts == sorted(counts, reverse=True), counts
-
-
 def test_hot_quick_code_is_optimised_and_the_optimised_code_is_kept(program, native, tmp_path):
     """Regions are compiled quickly first; crc32's loop counts enough to be compiled again,
     optimised, which replaces its quick code in the cache too: a warm run compiles nothing."""

@@ -28,7 +28,6 @@ from xlate.runtime import (
     EXIT_STOP,
     EXIT_SYSCALL,
     GUEST_SPACE,
-    HOST_FILES,
     ffi,
     lib,
 )
@@ -237,8 +236,7 @@ class Machine:
             while True:
                 exit_code = engine.run()
                 if exit_code == EXIT_SYSCALL:
-                    with HOST_FILES:
-                        self.os.handle(self.cpu)
+                    self.os.handle(self.cpu)
                 elif exit_code == EXIT_CODE_WRITTEN:  # self-modifying code
                     cpu = self.cpu
                     lib.xlate_clear_stop(cpu, lib.XLATE_STOP_CODE_WRITTEN)

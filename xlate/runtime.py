@@ -1,7 +1,5 @@
 """The C runtime (csrc/, built by cffi as xlate._runtime): its ffi and lib, and its constants."""
 
-import threading
-
 from xlate._runtime import ffi, lib
 
 EXIT_NEXT = lib.XLATE_EXIT_NEXT
@@ -16,11 +14,6 @@ EXIT_CODE_WRITTEN = lib.XLATE_EXIT_CODE_WRITTEN
 
 GUEST_SPACE = lib.XLATE_GUEST_SPACE
 
-# Held while a thread may open host files: the guest's syscalls, and the JIT's compiling thread
-# while it imports. The file descriptors are the process's, and one opened by another thread
-# while the guest opens one would change the number the guest gets (the lowest free one).
-HOST_FILES = threading.Lock()
-
 FLAG_NAMES = ("cf", "pf", "af", "zf", "sf", "of", "df")
 FLAG_SLOT = {name: getattr(lib, "XLATE_" + name.upper()) for name in FLAG_NAMES}
 
@@ -30,4 +23,4 @@ def helper_address(name: str) -> int:
     return int(ffi.cast("uintptr_t", getattr(lib, "xlate_helper_" + name)))
 
 
-__all__ = ["ffi", "lib", "helper_address", "HOST_FILES"]
+__all__ = ["ffi", "lib", "helper_address"]

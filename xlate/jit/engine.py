@@ -20,7 +20,7 @@ from xlate.jit.lines import pc_rows
 from xlate.jit.linker import SUPPORT_SYMBOL, Linker, ObjectLoadError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.pyblocks import PyBlocks
-from xlate.runtime import EXIT_FAULT, EXIT_MISS, EXIT_NEXT, EXIT_STOP, HOST_FILES, ffi, lib
+from xlate.runtime import EXIT_FAULT, EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
 if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
     from concurrent.futures import Future
@@ -73,18 +73,6 @@ UPGRADE_COUNT = 16384
 # were left out of regions whose loops ran millions of times, to become hot again.)
 TRIM_RATIO = 1024
 POLL_SECONDS = 0.01
-# Code that ran in the lower tiers and never got hot (start-up, one-off work: hundreds of blocks
-# run a few times each) is compiled quickly too, BATCH_BLOCKS blocks (by address) at a time, by
-# the compiling thread when it has nothing else to do, in a run that started with code from the
-# cache, once it has gone on COLD_SECONDS: for the code cache alone, so that later runs
-# interpret none of it (crc32's start-up: 800 blocks, 45 ms of a 0.12 s run). Not in a first
-# run, which the compiling thread's work makes longer even when it would be idle otherwise (the
-# cores share more than the GIL: the first runs took 12% longer); not installed, as this run
-# is past it and its blocks could not join hot regions then (nbody's next run took a third
-# longer); installed by later runs last, at the entries no other region has; not sooner than
-# COLD_SECONDS, as building the IR holds the GIL, which the guest's thread needs while it runs
-# the lower tiers. What a run ends before is left to the next.
-COLD_SECONDS = 0.25
 # At the end of a run, a child process compiles about half of what is left (see
 # _compile_jobs) if that half is this much IR: a fork costs some milliseconds, and LLVM takes
 # about a millisecond for a thousand characters of IR at O2.
@@ -95,11 +83,6 @@ def _module(module: str, level: int, slot: int) -> str:
     """A region's IR completed for its level (see hot_definition)."""
     from xlate.jit.irbuilder import hot_definition
     return module + hot_definition(slot if level == QUICK_LEVEL else None)
-
-
-def _hot_slot(guest_addr: int) -> int:
-    """Where the quick code of the region grown from guest_addr counts, in cpu->hot_counts."""
-    return (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
 
 
 def _may_be_rewritten(memory: AddressSpace, code: list[tuple[int, bytes]]) -> bool:
@@ -155,11 +138,11 @@ class _Installed:
 class _Job:
     """A region to be compiled in the background."""
     __slots__ = ("blocks", "entries", "exits", "likely", "work", "level", "slot", "future",
-                 "replaces", "regrowths", "stale", "prepared", "cold")
+                 "replaces", "regrowths", "stale", "prepared")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
                  likely: dict[int, list[int]], work: tuple | None, level: int, slot: int,
-                 replaces: _Installed | None, regrowths: int, cold: bool = False) -> None:
+                 replaces: _Installed | None, regrowths: int) -> None:
         self.blocks = blocks
         self.entries = entries
         self.exits = exits  # where its blocks branch to outside it
@@ -173,10 +156,7 @@ class _Job:
         self.replaces = replaces
         self.regrowths = regrowths  # see _Installed
         self.stale = False  # its code changed meanwhile: drop the result
-        self.prepared = work is not None and level == QUICK_LEVEL  # see JitEngine._prepare
-        # Code that is not hot (see COLD_SECONDS): compiled last, if at all, for the cache
-        # (entered nowhere in this run: no entries).
-        self.cold = cold
+        self.prepared = level == QUICK_LEVEL  # its work is final (see JitEngine._prepare)
 
 
 class JitEngine:
@@ -216,7 +196,6 @@ class JitEngine:
         self.region_of: dict[int, _Installed] = {}
         self.blocks_interpreted = 0
         self.worker: threading.Thread | None = None  # the compiling thread (see _work)
-        self.compiling: _Job | None = None  # the job it is on
         self.jobs: list[_Job] = []
         self.waiting: list[_Job] = []  # the jobs no thread has started on
         self.jobs_done = 0  # counted by the thread that finishes each
@@ -234,11 +213,6 @@ class JitEngine:
         self.deferred: dict[int, _Job] = {}  # hot blocks left until the job is installed
         # Blocks that end in a computed jump (see ends_indirect) -> where it went, how often.
         self.indirect: dict[int, dict[int, int]] = {}
-        # When the compiling thread, with nothing else to do, may ask for cold code (see
-        # COLD_SECONDS; set by preload), and whether it has asked the guest's thread for it.
-        self.cold_at = float("inf")
-        self.cold_due = False
-        self.cold_queued: set[int] = set()  # blocks of cold code compiled or under way
 
     def run(self) -> int:
         cpu, stops, runs = self.cpu, self.decoder.stops, self.runs
@@ -254,8 +228,6 @@ class JitEngine:
                 self._install_finished()
             if self.optimise_due:
                 self._optimise_cached()
-            if self.cold_due:
-                self._queue_cold()
             rip = cpu.rip
             if rip in self.translated:  # installed since, or code to install was announced
                 continue
@@ -370,8 +342,9 @@ class JitEngine:
         if not self.threshold:
             self._keep(*self._compile(*work, self.opt_level, None), None, 0)
             return
+        slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
         self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), likely, work,
-                         QUICK_LEVEL, _hot_slot(guest_addr), replaces, regrowths))
+                         QUICK_LEVEL, slot, replaces, regrowths))
 
     def _code(self, blocks: dict[int, Block],
               entries: list[int]) -> tuple[list[tuple[int, bytes]], bool, str]:
@@ -390,7 +363,9 @@ class JitEngine:
                   entries: list[int]) -> tuple:
         """The region's IR, built here, holding the GIL (LLVM's work, which releases it, is
         the job's): _compile's arguments, but the level and the slot."""
-        # On this thread, as everything that opens a file (a cache file; see HOST_FILES).
+        # On this thread, as everything that opens a file (a cache file, a module to import):
+        # the guest's file descriptors are the process's, and a file opened on another thread
+        # while the guest opens one would change the number the guest gets.
         self._link_support()  # before any region that calls it is loaded
         self._compiler()
         return _build(guest_addr, blocks, code, check_stores, key, likely, entries)
@@ -421,41 +396,33 @@ class JitEngine:
                           exits: frozenset[int], likely: dict[int, list[int]],
                           work: tuple | None) -> None:
         """Compile the installed quick code's region again at the engine's level (once its
-        count is due: see _take), to replace it at the entries it has (see preload); work: the
-        quick code's, if at hand."""
-        entries = frozenset(a for a in installed.entries if self.region_of.get(a) is installed)
-        if entries:
-            self._queue(_Job(blocks, entries, exits, likely, work, self.opt_level,
-                             installed.slot, installed, installed.regrowths))
+        count is due: see _take), to replace it; work: the quick code's, if at hand."""
+        self._queue(_Job(blocks, frozenset(installed.entries), exits, likely, work,
+                         self.opt_level, installed.slot, installed, installed.regrowths))
 
     def _prepare(self, job: _Job) -> None:
-        """Make the IR of a job queued without it: of cold code (see _queue_cold), or of an
-        optimisation, whose region is cut down to the blocks its quick code runs often (see
-        _hot_part). On whichever thread compiles it (holding the GIL, while the guest runs
-        compiled code)."""
+        """Make an optimisation's work: its region cut down to the blocks that its quick code
+        runs often (see TRIM_RATIO), as IR. On whichever thread compiles it (the IR of the
+        region's hot part is built there, holding the GIL, while the guest runs quick code)."""
         if job.prepared:
             return
         job.prepared = True
-        self._compiler()
-        hot = job.blocks if job.level == QUICK_LEVEL else self._hot_part(job)
-        if len(hot) < len(job.blocks):  # what it is compiled from now (see invalidate); the
-            job.blocks, job.regrowths = hot, REGROWTHS  # rest gets a region of its own
-        elif job.work is not None:
-            return  # the quick code's IR serves
-        entries = list(hot) if job.cold else [addr for addr in hot if addr in job.entries]
-        code, check_stores, key = self._code(hot, entries)
-        job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
-
-    def _hot_part(self, job: _Job) -> dict[int, Block]:
-        """The blocks of an optimisation's region that its quick code ran at least 1/TRIM_RATIO
-        as often as its hottest one; all of them if that leaves none it is entered at."""
         from xlate.jit.irbuilder import block_slot
         counts = self.cpu.block_counts
         runs = [counts[block_slot(addr)] for addr in job.blocks]
         top = max(runs)
         hot = {addr: block for (addr, block), n in zip(job.blocks.items(), runs, strict=True)
                if n * TRIM_RATIO >= top}
-        return hot if any(addr in job.entries for addr in hot) else job.blocks
+        entries = [addr for addr in hot if addr in job.entries]
+        if not entries or len(hot) == len(job.blocks):
+            if job.work is not None:
+                return  # the quick code's IR serves
+            hot = job.blocks
+            entries = [addr for addr in hot if addr in job.entries]
+        else:  # what it is compiled from now (see invalidate); the rest gets a region of its own
+            job.blocks, job.regrowths = hot, REGROWTHS
+        code, check_stores, key = self._code(hot, entries)
+        job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
 
     def _start_worker(self) -> None:
         if self.worker is None:
@@ -490,62 +457,22 @@ class JitEngine:
                             counts[i.slot] >= UPGRADE_COUNT for i in self.quick_cached):
                         self.optimise_due = True  # for the guest's thread, at a safe point
                         lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
-                    elif job is None and not self.cold_due and time.perf_counter() >= self.cold_at:
-                        self.cold_due = True  # likewise
-                        lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
-                self.compiling = job
             self._compile_job(job)
-            self.compiling = None
 
     def _take(self, quick: bool = False) -> _Job | None:
         """The waiting job to compile next (called holding the lock): quick ones first,
         hottest first, as the lower tiers are the slowest; then (unless only quick ones are
-        asked for), of quick code that has counted UPGRADE_COUNT, the one that counted most;
-        then cold code, unless the run is over (see COLD_SECONDS)."""
+        asked for), of quick code that has counted UPGRADE_COUNT, the one that counted most."""
         counts = self.cpu.hot_counts
-
-        def is_ready(job: _Job) -> bool:
-            if job.level != QUICK_LEVEL:
-                return not quick and counts[job.slot] >= UPGRADE_COUNT
-            return not job.cold or not quick and not self.closing
-
-        ready = [job for job in self.waiting if is_ready(job)]
+        ready = [job for job in self.waiting if job.level == QUICK_LEVEL
+                 or not quick and counts[job.slot] >= UPGRADE_COUNT]
         if not ready:
             return None
         job = max(ready, key=lambda job: (
-            (job.level == QUICK_LEVEL) - job.cold,
-            max((self.runs.get(a, 0) for a in job.entries), default=0)
+            job.level == QUICK_LEVEL, max(self.runs.get(a, 0) for a in job.entries)
             if job.level == QUICK_LEVEL else counts[job.slot]))
         self.waiting.remove(job)
         return job
-
-    def _queue_cold(self) -> None:
-        """Queue the next region of cold code (see COLD_SECONDS): blocks that ran in the lower
-        tiers and are in no region, by address; its IR is made on the compiling thread."""
-        self.cold_due = False
-        started = time.perf_counter()
-        blocks: dict[int, Block] = {}
-        for addr in sorted(a for a in self.runs if not self._compiled(a)):
-            if addr in self.cold_queued or addr in self.decoder.stops \
-                    or not self.decoder.executable(addr):
-                continue
-            block = self.decoder.block(addr)
-            if block.insns and block.undefined_at is None:
-                blocks[addr] = block
-                if len(blocks) == BATCH_BLOCKS:
-                    break
-        # LLVM is not worth loading (a few tens of milliseconds) for a few blocks.
-        if len(blocks) == BATCH_BLOCKS or blocks and self.compiler is not None:
-            self._link_support()  # before its code is loaded, on this thread (see _work_for)
-            likely = {addr: self._likely_targets(addr) for addr in blocks}
-            self.cold_queued.update(blocks)
-            # Not regrown: it holds no hot code to grow from.
-            self._queue(_Job(blocks, frozenset(), self._exits(blocks), likely, None,
-                             QUICK_LEVEL, _hot_slot(next(iter(blocks))), None, REGROWTHS,
-                             cold=True))
-        else:  # nothing now: maybe later
-            self.cold_at = started + COLD_SECONDS
-        self.stats.translate_seconds += time.perf_counter() - started
 
     def _region_to_regrow(self, addr: int) -> _Installed | None:
         """An installed region that branches directly to the block at addr and may be compiled
@@ -605,12 +532,7 @@ class JitEngine:
             while (job := self._take()) is not None:
                 ready.append(job)
             self.wakeup.notify()
-            compiling = self.compiling
-        if compiling is not None and compiling.cold and not ready:
-            # Not waited for: cold code is for later runs, which compile it if it is not kept.
-            self.jobs.remove(compiling)
-        else:
-            self.worker.join()
+        self.worker.join()
         self.worker = None
         self._compile_jobs(ready)
         self._drop_waiting()
@@ -660,13 +582,9 @@ class JitEngine:
         return ranked[:LIKELY_TARGETS]
 
     def _compiler(self) -> Compiler:
-        """The compiler, and LLVM and the IR builder imported, on whichever thread asks first
-        (see HOST_FILES)."""
         if self.compiler is None:
-            with HOST_FILES:
-                import xlate.jit.irbuilder  # noqa: F401
-                from xlate.jit.compiler import Compiler
-                self.compiler = Compiler()
+            from xlate.jit.compiler import Compiler
+            self.compiler = Compiler()
         return self.compiler
 
     def _link_support(self) -> None:
@@ -709,11 +627,11 @@ class JitEngine:
             return None
 
     def _compile(self, region: RegionCode, module: str, lines: list[int], cacheable: bool,
-                 level: int, slot: int, load: bool = True) -> tuple[RegionCode, object, bool]:
-        """Compile the region's IR and load it into the process (unless not to load it):
-        (region, its loaded object, whether the cache may keep it). lines: the guest
-        instruction of each line of its debug locations. slot: where quick code counts (see
-        hot_definition). No file is opened here (see translate)."""
+                 level: int, slot: int) -> tuple[RegionCode, object, bool]:
+        """Compile the region's IR and load it into the process: (region, its loaded object,
+        whether the cache may keep it). lines: the guest instruction of each line of its debug
+        locations. slot: where quick code counts (see hot_definition). No file is opened here
+        (see translate)."""
         started = time.perf_counter()
         self._compile_support()
         # The compiling thread compiles the quick jobs that came meanwhile halfway through an
@@ -726,16 +644,15 @@ class JitEngine:
         seconds = time.perf_counter() - started
         if between is not None:  # (the pauses of the compiling thread are its own)
             seconds -= self.paused_seconds - paused
-        return self._load(region, obj, lines, cacheable, level, slot, seconds, load)
+        return self._load(region, obj, lines, cacheable, level, slot, seconds)
 
     def _load(self, region: RegionCode, obj: bytes, lines: list[int], cacheable: bool,
-              level: int, slot: int, seconds: float,
-              load: bool = True) -> tuple[RegionCode, object, bool]:
+              level: int, slot: int, seconds: float) -> tuple[RegionCode, object, bool]:
         """The region's code (obj, which took seconds to compile) loaded: _compile's result."""
         started = time.perf_counter()
         counting = slot if level == QUICK_LEVEL else None
         region = region._replace(obj=obj, pcs=pc_rows(obj, region.name, lines), slot=counting)
-        loaded = self.linker.load(region.obj, region.name) if load else None
+        loaded = self.linker.load(region.obj, region.name)
         seconds += time.perf_counter() - started
         with self.lock:
             if self.threshold:
@@ -761,8 +678,7 @@ class JitEngine:
         try:
             if obj is None:
                 self._prepare(job)
-                job.future.set_result(self._compile(*job.work, job.level, job.slot,
-                                                    not job.cold))
+                job.future.set_result(self._compile(*job.work, job.level, job.slot))
             else:
                 region, _, lines, cacheable = job.work
                 job.future.set_result(self._load(region, obj, lines, cacheable, job.level,
@@ -821,11 +737,7 @@ class JitEngine:
             self.jobs.remove(job)
             self.queued -= job.entries
             region, loaded, cacheable = job.future.result()
-            if job.cold:  # for later runs only
-                if not job.stale and cacheable:
-                    self._store(region)
-                    self.cached_keys.insert(0, region.key)  # installed last (see preload)
-            elif job.stale:
+            if job.stale:
                 self.linker.unload(loaded)
             else:
                 self.stats.regions_optimised += job.level != QUICK_LEVEL
@@ -842,29 +754,23 @@ class JitEngine:
               regrowths: int, optimised: bool = False) -> _Installed:
         """A region just compiled: into the code cache, if it may go there (its quick code
         until the optimised one replaces it), and the code map (see _install)."""
-        if cacheable:
-            self._store(region)
-        return self._install(region, loaded, cacheable, replaces, regrowths, optimised)
-
-    def _store(self, region: RegionCode) -> None:
-        """Put the region in the code cache, and the support module first if not yet."""
-        if self.support_obj is not None:
+        if self.support_obj is not None and self.cache is not None:
             self.cache.store(RegionCode(self.support_key, SUPPORT_SYMBOL, (), (),
                                         self.support_obj), "support")
             self.support_obj = None
-        self.cache.store(region)
+        if cacheable:
+            self.cache.store(region)
+        return self._install(region, loaded, cacheable, replaces, regrowths, optimised)
 
     def _install(self, region: RegionCode, loaded, cached: bool,
                  replaces: _Installed | None = None, regrowths: int = 0,
-                 optimised: bool = False, entries: set[int] | None = None) -> _Installed:
-        """Put the region in the code map, at its entries (or those of them given), which it
-        takes over from other regions; the one it replaces (regrown, or its quick version)
+                 optimised: bool = False) -> _Installed:
+        """Put the region in the code map; the one it replaces (regrown, or its quick version)
         goes once none of its entries is its own any more: that of an optimised region that
         left blocks out (see TRIM_RATIO) once they are compiled again, quickly, without it."""
         installed = _Installed(region, loaded, regrowths)
-        entries = set(installed.entries) if entries is None else entries
         for addr, end in installed.spans:
-            if addr in entries:
+            if addr in installed.entries:
                 if addr in self.translated:  # and so maybe in the jump cache too
                     lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
                 else:
@@ -895,14 +801,12 @@ class JitEngine:
         functions = self.cache.load_program_data(program_digest, "python")
         if functions is not None:
             self.python.adopt(functions)
-        # Newest first (the manifest keeps the order regions were compiled in, cold code first):
-        # a region regrown from part of another is preferred to it where both have an entry,
-        # and cold code (see COLD_SECONDS) comes last, at the entries left.
+        # Newest first (the manifest keeps the order regions were compiled in): a region regrown
+        # from part of another is preferred to it where both have an entry.
         kept = []
         for key in reversed(self.cache.manifest(program_digest)):
             region = self.cache.load(key)
-            free = region and {addr for addr in region.entries if addr not in self.translated}
-            if not free:
+            if region is None or any(addr in self.translated for addr in region.entries):
                 continue
             try:
                 code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
@@ -911,16 +815,13 @@ class JitEngine:
             key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
-                self._watch(self._install(region, loaded, False, entries=free))
+                self._watch(self._install(region, loaded, False))
                 kept.append(key)
                 self.stats.regions_preloaded += 1
                 # As decoding the blocks would have: a write there must drop this code.
                 for addr, size in region.blocks:
                     memory.mark_code(addr, addr + size)
         self.cached_keys = kept[::-1]
-        if kept and self.threshold:  # a later run: the rest of the code (see COLD_SECONDS)
-            self.cold_at = time.perf_counter() + COLD_SECONDS
-            self._start_worker()
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop translations of code in [start, end). A region is dropped whole when any of its
