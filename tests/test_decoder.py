@@ -96,3 +96,27 @@ def test_a_block_ends_before_a_stop():
     decoder = _decoder(b"\x90" * (DECODE_CHUNK + 4) + b"\xc3")
     decoder.stops.add(CODE + DECODE_CHUNK + 1)
     assert len(decoder.block(CODE).insns) == DECODE_CHUNK + 1
+
+
+def test_blocks_exported_by_one_run_and_passed_on_by_another_decode_as_they_did():
+    """A later run adopts the blocks an earlier one decoded (Decoder.export, through the code
+    cache), and exports them again with its own: those it did not use keep the numbers of the
+    operand table it adopted, which the new blocks' operands extend."""
+    first_code = assemble("mov rax, qword ptr [rbx + 8]\nadd ecx, 7\nret")
+    second_code = assemble("movsd xmm3, qword ptr [rsp + 16]\nlea rdx, [rip + 0x40]\nret")
+    second_at = CODE + 0x100
+    code = first_code.ljust(0x100, b"\x90") + second_code
+
+    def fresh(address: int) -> list:
+        return _decoder(code).block(address).insns
+
+    first = _decoder(code)
+    first.block(CODE)
+    passing_on = _decoder(code)
+    passing_on.adopt(first.export())
+    passing_on.block(second_at)  # decoded: the first block stays adopted, not used
+    last = _decoder(code)
+    last.adopt(passing_on.export())
+    assert last.block(CODE).insns == fresh(CODE)
+    assert last.block(second_at).insns == fresh(second_at)
+    assert last.insns_decoded == 0  # both came from the export

@@ -8,7 +8,6 @@ uses them where the guest's code bytes are still the same, instead of decoding a
 
 from __future__ import annotations
 
-import functools
 import marshal
 import struct
 from typing import NamedTuple
@@ -134,7 +133,6 @@ def _export_reg(reg: Reg | None) -> tuple | None:
     return None if reg is None else (reg.file, reg.index, reg.bits, reg.shift)
 
 
-@functools.cache  # operands repeat (the same registers, the same stack slots): made once each
 def _operand(exported: tuple) -> Operand:
     kind, size, reg, imm, base, index, scale, disp, segment = exported
     return Operand(kind, size, _reg(reg), imm, _reg(base), _reg(index), scale, disp, segment)
@@ -299,8 +297,11 @@ class Decoder:
         self.insns_decoded = 0
         # Addresses where the guest stops for its embedder: blocks end before them.
         self.stops: set[int] = set()
-        # Blocks an earlier run decoded (see adopt), by start address, in export's form.
+        # Blocks an earlier run decoded (see adopt), by start address, in export's form, and
+        # the operands they name by number, exported and (once used) made.
         self.adopted: dict[int, bytes] = {}
+        self.operands: list[tuple] = []
+        self._operands: list[Operand | None] = []
 
     def block(self, address: int) -> Block:
         """The block that starts at the guest address, decoded on first use."""
@@ -317,21 +318,42 @@ class Decoder:
 
     def export(self) -> bytes:
         """The blocks decoded so far (and those adopted and not used), for adopt(): each
-        marshalled apart, so that a later run unmarshals only those it uses."""
+        marshalled apart, so that a later run unmarshals only those it uses, and naming its
+        operands by number in one table (operands repeat: the same registers, the same stack
+        slots), which extends the adopted one, as the adopted blocks' numbers are its."""
+        table = list(self.operands)
+        numbers = {exported: i for i, exported in enumerate(table)}
+
+        def number(op: Operand) -> int:
+            exported = _export_operand(op)
+            i = numbers.setdefault(exported, len(table))
+            if i == len(table):
+                table.append(exported)
+            return i
+
         blocks = {b.start: marshal.dumps((b"".join(i.raw for i in b.insns), [
-            (i.size, i.name, tuple(_export_operand(op) for op in i.ops), i.rep, i.lock,
-             i.addr32, i.text) for i in b.insns]))
+            (i.size, i.name, tuple(map(number, i.ops)), i.rep, i.lock, i.addr32, i.text)
+            for i in b.insns]))
             for b in self.blocks.values() if b.insns and b.undefined_at is None}
-        return marshal.dumps({**self.adopted, **blocks})
+        return marshal.dumps((table, {**self.adopted, **blocks}))
 
     def adopt(self, data: bytes) -> None:
         """Take blocks that export() gave in an earlier run; each is used, when first asked
         for, only if the guest's code bytes there are still the ones it was decoded from."""
         try:
-            adopted = marshal.loads(data)
+            table, adopted = marshal.loads(data)
         except (ValueError, EOFError, TypeError):
-            adopted = None
-        self.adopted = adopted if isinstance(adopted, dict) else {}
+            table, adopted = [], {}
+        if not (isinstance(table, list) and isinstance(adopted, dict)):
+            table, adopted = [], {}
+        self.adopted, self.operands, self._operands = adopted, table, [None] * len(table)
+
+    def _adopted_operand(self, number: int) -> Operand:
+        """The adopted blocks' operand of that number."""
+        op = self._operands[number]
+        if op is None:
+            op = self._operands[number] = _operand(self.operands[number])
+        return op
 
     def _from_export(self, start: int, known: bytes) -> Block | None:
         try:
@@ -343,11 +365,11 @@ class Decoder:
                 if address in self.stops and block.insns:
                     return None  # the embedder stops here: the block would end before it
                 offset = address - start
-                block.insns.append(Insn(address, size, name, tuple(map(_operand, ops)),
+                block.insns.append(Insn(address, size, name, tuple(map(self._adopted_operand, ops)),
                                         raw[offset:offset + size], rep, lock, addr32, text))
                 address += size
             return block if address == start + len(raw) else None
-        except (GuestMemoryError, TypeError, ValueError, EOFError):
+        except (GuestMemoryError, TypeError, ValueError, EOFError, IndexError):
             return None
 
     def executable(self, address: int) -> bool:
