@@ -300,7 +300,7 @@ class Decoder:
         # Blocks an earlier run decoded (see adopt), by start address, in export's form, and
         # the operands they name by number, exported and (once used) made.
         self.adopted: dict[int, bytes] = {}
-        self.operands: list[tuple] = []
+        self._exported_operands: list[tuple] = []
         self._operands: list[Operand | None] = []
 
     def block(self, address: int) -> Block:
@@ -321,7 +321,7 @@ class Decoder:
         marshalled apart, so that a later run unmarshals only those it uses, and naming its
         operands by number in one table (operands repeat: the same registers, the same stack
         slots), which extends the adopted one, as the adopted blocks' numbers are its."""
-        table = list(self.operands)
+        table = list(self._exported_operands)
         numbers = {exported: i for i, exported in enumerate(table)}
 
         def number(op: Operand) -> int:
@@ -346,13 +346,14 @@ class Decoder:
             table, adopted = [], {}
         if not (isinstance(table, list) and isinstance(adopted, dict)):
             table, adopted = [], {}
-        self.adopted, self.operands, self._operands = adopted, table, [None] * len(table)
+        self.adopted, self._exported_operands = adopted, table
+        self._operands = [None] * len(table)
 
     def _adopted_operand(self, number: int) -> Operand:
         """The adopted blocks' operand of that number."""
         op = self._operands[number]
         if op is None:
-            op = self._operands[number] = _operand(self.operands[number])
+            op = self._operands[number] = _operand(self._exported_operands[number])
         return op
 
     def _from_export(self, start: int, known: bytes) -> Block | None:

@@ -402,27 +402,30 @@ class JitEngine:
 
     def _prepare(self, job: _Job) -> None:
         """Make an optimisation's work: its region cut down to the blocks that its quick code
-        runs often (see TRIM_RATIO), as IR. On whichever thread compiles it (the IR of the
+        runs often (see _hot_part), as IR. On whichever thread compiles it (the IR of the
         region's hot part is built there, holding the GIL, while the guest runs quick code)."""
         if job.prepared:
             return
         job.prepared = True
+        hot = self._hot_part(job)
+        if len(hot) < len(job.blocks):  # what it is compiled from now (see invalidate); the
+            job.blocks, job.regrowths = hot, REGROWTHS  # rest gets a region of its own
+        elif job.work is not None:
+            return  # the quick code's IR serves
+        entries = [addr for addr in hot if addr in job.entries]
+        code, check_stores, key = self._code(hot, entries)
+        job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
+
+    def _hot_part(self, job: _Job) -> dict[int, Block]:
+        """The blocks of an optimisation's region that its quick code ran at least 1/TRIM_RATIO
+        as often as its hottest one; all of them if that leaves none it is entered at."""
         from xlate.jit.irbuilder import block_slot
         counts = self.cpu.block_counts
         runs = [counts[block_slot(addr)] for addr in job.blocks]
         top = max(runs)
         hot = {addr: block for (addr, block), n in zip(job.blocks.items(), runs, strict=True)
                if n * TRIM_RATIO >= top}
-        entries = [addr for addr in hot if addr in job.entries]
-        if not entries or len(hot) == len(job.blocks):
-            if job.work is not None:
-                return  # the quick code's IR serves
-            hot = job.blocks
-            entries = [addr for addr in hot if addr in job.entries]
-        else:  # what it is compiled from now (see invalidate); the rest gets a region of its own
-            job.blocks, job.regrowths = hot, REGROWTHS
-        code, check_stores, key = self._code(hot, entries)
-        job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
+        return hot if any(addr in job.entries for addr in hot) else job.blocks
 
     def _start_worker(self) -> None:
         if self.worker is None:
