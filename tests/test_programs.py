@@ -147,7 +147,7 @@ def _diff(label: str, got: bytes, want: bytes, limit: int = 60) -> str:
     return "".join(list(lines)[:limit])
 
 
-@pytest.mark.parametrize(("case", "variant", "mode"), _params())
+@pytest.mark.parametrize(("case", "variant", "mode"), list(_params()))
 def test_program_under_xlate_matches_native_run(
     guest_programs, case: Case, variant: str, mode: str, tmp_path, monkeypatch
 ):
