@@ -165,6 +165,7 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
 {
     volatile int rc = XLATE_EXIT_NEXT;
     cpu->jump_cache = xlate_code_map_jump_cache(map);
+    cpu->space_end = XLATE_GUEST_SPACE;
     if (GUARDED(cpu, {
             while (rc == XLATE_EXIT_NEXT) {
                 int32_t stop = cpu->stop_request;

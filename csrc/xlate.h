@@ -103,6 +103,10 @@ typedef struct xlate_cpu {
     int32_t stop_request;      /* XLATE_STOP_* bits: stop at the next safe point */
     uint64_t compiled_entries; /* times the dispatch loop called compiled code */
     xlate_jump_entry *jump_cache; /* the code map's, set by xlate_dispatch */
+    /* XLATE_GUEST_SPACE, set by xlate_dispatch: the bound of compiled code's address checks
+     * (xlate/jit/checks.py), read from here so that LLVM keeps it in a register and compares
+     * with it, where it would test a constant that large with a shift, a copy and a branch. */
+    uint64_t space_end;
     /* One byte a guest page: XLATE_CODE_HERE where code has been decoded or compiled from the
      * page (writes there must drop those translations: self-modifying code), XLATE_CODE_NEXT
      * where the next page has such code (so that checking the first page of a store that is

@@ -173,6 +173,7 @@ def native(guest: Path, mode: str) -> subprocess.CompletedProcess:
     ("w", signal.SIGSEGV, ("segmentation fault",)),
     ("k", signal.SIGSEGV, ("segmentation fault",)),
     ("l", signal.SIGSEGV, ("segmentation fault",)),
+    ("m", signal.SIGSEGV, ("segmentation fault", "outside the guest address space")),
     ("d", signal.SIGFPE, ("divide error",)),
     ("u", signal.SIGILL, ("undefined instruction", "0f ff")),
 ])
@@ -185,15 +186,17 @@ def test_guest_crash_reports_pc_and_exits_like_native(crash_guest, engine, mode,
     assert_one_line_error(proc, "guest pc 0x", *words)
 
 
-def test_fault_in_compiled_code_names_its_instruction(crash_guest):
+@pytest.mark.parametrize("mode", ["l", "m"])
+def test_fault_in_compiled_code_names_its_instruction(crash_guest, mode):
     """Compiled code does not store the guest pc before each access: the line table that LLVM
-    emits says which access faulted (here one in the middle of its block), fresh from LLVM and
-    from the code cache alike, as the interpreter, going instruction by instruction, says."""
-    expected = xlate("--engine", "interp", str(crash_guest), "l")
+    emits says which access faulted (here one in the middle of its block: l, on an unmapped
+    page; m, beyond the guest space, which a bounds check finds), fresh from LLVM and from the
+    code cache alike, as the interpreter, going instruction by instruction, says."""
+    expected = xlate("--engine", "interp", str(crash_guest), mode)
     assert expected.returncode == 128 + signal.SIGSEGV
     assert_one_line_error(expected, "guest pc 0x", "qword ptr")
     for run in ("compiled", "from the code cache"):
-        proc = xlate("--jit-threshold", "0", str(crash_guest), "l")
+        proc = xlate("--jit-threshold", "0", str(crash_guest), mode)
         assert (proc.returncode, proc.stderr) == (expected.returncode, expected.stderr), run
 
 

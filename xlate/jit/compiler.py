@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import llvmlite.binding as llvm
 
+from xlate.jit.checks import branch_checks
+
 llvm.initialize_native_target()
 llvm.initialize_native_asmprinter()
 
@@ -45,7 +47,8 @@ class Compiler:
     def compile(self, module: str, opt_level: int = 2,
                 between: Callable[[], None] | None = None) -> bytes:
         """Optimise a module (LLVM IR text) and compile it to a relocatable host object file.
-        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code.
+        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code;
+        above, clamps of guest addresses become branches after optimising (xlate.jit.checks).
         between, if given, is called between optimising and making the code, which take about
         as long as each other (it may compile other modules)."""
         tm = self._target_machine(opt_level)
@@ -55,6 +58,7 @@ class Compiler:
             pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
+            parsed = llvm.parse_assembly(branch_checks(str(parsed)))
         if between is not None:
             between()
         return tm.emit_object(parsed)
