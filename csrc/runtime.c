@@ -187,6 +187,8 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
                 }
                 cpu->compiled_entries++;
                 rc = fn(cpu, cpu->mem_base);
+                if (rc == XLATE_EXIT_SYSCALL && cpu->c_syscalls && xlate_syscall(cpu))
+                    rc = XLATE_EXIT_NEXT;
             }
         }))
         return XLATE_EXIT_FAULT;

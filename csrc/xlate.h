@@ -107,6 +107,11 @@ typedef struct xlate_cpu {
      * (xlate/jit/checks.py), read from here so that LLVM keeps it in a register and compares
      * with it, where it would test a constant that large with a shift, a copy and a branch. */
     uint64_t space_end;
+    /* Nonzero: the dispatch loop makes compiled code's common syscalls itself (xlate_syscall),
+     * set by the OS layer when nothing needs to see each syscall (--strace), and counts them. */
+    int32_t c_syscalls;
+    int32_t pad2;
+    uint64_t c_syscall_count;
     /* One byte a guest page: XLATE_CODE_HERE where code has been decoded or compiled from the
      * page (writes there must drop those translations: self-modifying code), XLATE_CODE_NEXT
      * where the next page has such code (so that checking the first page of a store that is
@@ -163,6 +168,10 @@ uint64_t xlate_call_helper(xlate_helper_fn fn, xlate_cpu *cpu, uint64_t a, uint6
 /* Called for a store (at most a page long) whose first page is marked in code_pages; returns
  * whether it wrote to translated code (and so was noted in code_written_start/end). */
 int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
+
+/* A syscall that compiled code made (cpu->rip after it), carried out here if it is one the C
+ * runtime makes (csrc/syscalls.c): returns 1 with rax set, or 0 for Python to make it. */
+int xlate_syscall(xlate_cpu *cpu);
 
 uint64_t xlate_helper_rep_movs(xlate_cpu *cpu, uint64_t size, uint64_t rep);
 uint64_t xlate_helper_rep_stos(xlate_cpu *cpu, uint64_t size, uint64_t rep);

@@ -89,7 +89,7 @@ out:
   store i64 1, ptr %arg1, align 1, !dbg !6
   store i8 0, ptr %p, align 1, !dbg !5
   ret i32 0"""),
-    ("a block of vectors, whose lanes would be loaded whole across the branch", f"""entry:
+    ("a block that loads a vector, whose lanes would be loaded whole across the branch", f"""entry:
   %a = load i64, ptr %arg0, align 1
   %c = {CLAMP}
   %p = getelementptr i8, ptr %arg1, i64 %c

@@ -27,7 +27,7 @@ TOOLCHAINS = {"gcc": ["gcc", "-O2", "-static"], "musl": ["musl-gcc", "-O2", "-st
 
 # subcommand -> the signal that ends it natively (0: it exits with status 0)
 COMMANDS = {
-    "dirs": 0, "files": 0, "cwd": 0, "io": 0, "proc": 0,
+    "dirs": 0, "files": 0, "cwd": 0, "io": 0, "hot-io": 0, "proc": 0,
     "abort": signal.SIGABRT, "raise": signal.SIGTERM, "sigpipe": signal.SIGPIPE,
     "pending-kill": signal.SIGTERM, "group-kill": signal.SIGTERM,
 }

@@ -232,6 +232,7 @@ class Machine:
             self.decoder.stops.add(until)
             self.invalidate_code(until, until + 1)
         started = time.perf_counter()
+        self.cpu.c_syscalls = not self.os.strace  # strace shows every syscall: Python's
         try:
             while True:
                 exit_code = engine.run()
@@ -255,6 +256,8 @@ class Machine:
         except GuestKilled as killed:  # a signal the guest sent itself
             result = RunResult(128 + killed.signum, killed.signum, str(killed))
         self.stats.run_seconds = time.perf_counter() - started - self.stats.translate_seconds
+        self.os.syscall_count += self.cpu.c_syscall_count
+        self.cpu.c_syscall_count = 0
         self.stats.syscalls = self.os.syscall_count
         engine.finish(self.program_digest)
         result.stats = self.stats

@@ -228,15 +228,19 @@ class AddressSpace:
 
     # -- host-side access (the loader and the OS layer) -------------------------------------
 
-    def readable(self, guest_addr: int, size: int, prot: int = PROT_READ) -> bool:
-        """Whether all of [guest_addr, +size) is mapped with prot."""
+    def accessible(self, guest_addr: int, size: int, prot: int = PROT_READ) -> int:
+        """How much of [guest_addr, +size), from its start, is mapped with prot."""
         addr, end = guest_addr, guest_addr + size
         while addr < end:
             m = self.find(addr)
             if m is None or (m.prot & prot) != prot:
-                return False
+                break
             addr = m.end
-        return True
+        return min(addr, end) - guest_addr
+
+    def readable(self, guest_addr: int, size: int, prot: int = PROT_READ) -> bool:
+        """Whether all of [guest_addr, +size) is mapped with prot."""
+        return self.accessible(guest_addr, size, prot) == size
 
     def read(self, guest_addr: int, size: int, prot: int = PROT_READ) -> bytes:
         """Bytes from guest memory; EFAULT unless all of it is mapped with prot."""

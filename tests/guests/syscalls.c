@@ -720,6 +720,64 @@ static int cmd_group_kill(void) {
     return 0;
 }
 
+/* Reads and writes that compiled code makes, often: xlate's C runtime makes them without going
+ * back to Python, except those that fail or write to translated code. */
+typedef int (*answer_fn)(void);
+
+static int cmd_hot_io(void) {
+    int fd = CHECK(open(at("data"), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    for (int i = 0; i < 3000; i++) {
+        char c = 'a' + i % 26;
+        if (write(fd, &c, 1) != 1)
+            printf("write %d failed\n", i);
+    }
+    CHECK(lseek(fd, 0, SEEK_SET));
+    char buf[7];
+    ssize_t n;
+    long total = 0;
+    unsigned sum = 0;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        for (ssize_t k = 0; k < n; k++)
+            sum = sum * 31 + (unsigned char)buf[k];
+        total += n;
+    }
+    printf("read back %ld bytes, sum %08x, last read %zd\n", total, sum, n);
+
+    /* Into memory that is not mapped: EFAULT, each time, and the file position stays. */
+    char *gone = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone, 4096);
+    CHECK(lseek(fd, 0, SEEK_SET));
+    int efaults = 0;
+    for (int i = 0; i < 200; i++)
+        efaults += read(fd, gone, 16) == -1 && errno == EFAULT;
+    printf("reads into unmapped memory: %d of 200 EFAULT, position %ld\n", efaults,
+           (long)lseek(fd, 0, SEEK_CUR));
+    efaults = 0;
+    for (int i = 0; i < 200; i++)
+        efaults += write(fd, gone, 16) == -1 && errno == EFAULT;
+    printf("writes from unmapped memory: %d of 200 EFAULT\n", efaults);
+
+    /* Code that has run, read over from a file: the new code runs. */
+    unsigned char *code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    static const unsigned char forty_two[] = {0xb8, 42, 0, 0, 0, 0xc3}; /* mov eax, 42; ret */
+    static const unsigned char seven[] = {0xb8, 7, 0, 0, 0, 0xc3};
+    memcpy(code, forty_two, sizeof forty_two);
+    long answers = 0;
+    for (int i = 0; i < 2000; i++)
+        answers += ((answer_fn)code)();
+    CHECK(lseek(fd, 0, SEEK_SET));
+    CHECK(write(fd, seven, sizeof seven));
+    for (int round = 0; round < 2; round++) {
+        CHECK(lseek(fd, 0, SEEK_SET));
+        CHECK(read(fd, code, sizeof seven));
+        answers += ((answer_fn)code)();
+    }
+    printf("answers %ld\n", answers);
+    CHECK(close(fd));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2)
@@ -730,6 +788,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "files")) return cmd_files();
     if (!strcmp(cmd, "cwd")) return cmd_cwd();
     if (!strcmp(cmd, "io")) return cmd_io();
+    if (!strcmp(cmd, "hot-io")) return cmd_hot_io();
     if (!strcmp(cmd, "proc")) return cmd_proc();
     if (!strcmp(cmd, "abort")) return cmd_abort();
     if (!strcmp(cmd, "raise")) return cmd_raise();

@@ -31,7 +31,7 @@ _DEFINES = re.compile(r"  (%[-\w.$]+) = ")
 _NAME = re.compile(r"%[-\w.$]+")
 _LABEL = re.compile(r"([-\w.$]+):")
 _DBG = re.compile(r"!dbg (!\d+)")
-_VECTOR = re.compile(r"<\d+ x ")
+_VECTOR_LOAD = re.compile(r" = load (?:volatile )?<\d+ x ")
 # A load of 8 or 16 bits through an address register into that register's low part (mov al,
 # [rax]): LLVM 22's register allocator then gives the host load the address and the partial
 # destination in one register and marks the whole of it as written, and a later pass makes the
@@ -58,14 +58,14 @@ def branch_checks(module: str) -> str:
     # xlate.jit.irbuilder's BLOCK_FN's (cpu, memory).
     functions: dict[int, tuple[str, str]] = {}
     function = 0
-    splittable = False  # the current block has a label (phis must name it) and no vectors
+    splittable = False  # the current block has a label (phis must name it), loads no vector
     masked: set[str] = set()  # the values that the function masks (see _NARROW_LOAD)
     for index, line in enumerate(lines):
         if line.startswith("define "):
             function, splittable = index, False
             masked = set(_masked(lines, index))
         elif _LABEL.match(line):
-            splittable = not _vectors_in_block(lines, index + 1)
+            splittable = not _loads_vectors(lines, index + 1)
         elif splittable and (clamp := _CLAMP.match(line)):
             arguments = _NAME.findall(lines[function].split("(", 1)[1])
             guarded = _guarded_access(lines, index, clamp.group(1))
@@ -130,8 +130,8 @@ def _point_phis_at_last_pieces(out: list[str], last_piece: dict[str, str]) -> No
         index -= 1
 
 
-def _vectors_in_block(lines: list[str], index: int) -> bool:
-    """Whether the block whose first instruction is lines[index] works on vectors. Code
+def _loads_vectors(lines: list[str], index: int) -> bool:
+    """Whether the block whose first instruction is lines[index] loads a vector. Code
     generation selects instructions a block at a time: a vector loaded before a check and used
     after it is loaded whole, where in one block only the lanes used would be. The guest's SSE
     code loads 16 bytes right after storing 8 of them (gcc's nbody), a store that cannot be
@@ -139,7 +139,7 @@ def _vectors_in_block(lines: list[str], index: int) -> bool:
     for line in lines[index:]:
         if not line.startswith("  "):
             return False
-        if _VECTOR.search(line):
+        if _VECTOR_LOAD.search(line):
             return True
     return False
 

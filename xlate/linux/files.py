@@ -10,7 +10,7 @@ import struct
 from xlate.linux import dirs
 from xlate.linux.paths import dirfd, guest_path
 from xlate.linux.syscalls import LinuxOS, int32, signed, syscall
-from xlate.memory import GuestMemoryError
+from xlate.memory import PROT_WRITE, GuestMemoryError
 
 # Guest (x86-64) open flags -> host os.O_* flags: the bit values differ between architectures.
 _OPEN_FLAGS = [(0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"),
@@ -46,7 +46,12 @@ def _forget(lx: LinuxOS, fd: int) -> None:
 
 @syscall(0, "read", "ixd")
 def sys_read(lx: LinuxOS, cpu, fd, buf, count, *_):
-    data = os.read(int32(fd), min(count, 1 << 30))
+    # As the kernel: no more than the buffer's writable start, and nothing read if that is
+    # empty (EFAULT).
+    size = lx.memory.accessible(buf, min(count, 1 << 30), PROT_WRITE)
+    if count and not size:
+        return -errno.EFAULT
+    data = os.read(int32(fd), size)
     lx.memory.write(buf, data)
     return len(data)
 
