@@ -70,6 +70,18 @@ out:
     assert "[ %n, %xlate.ok.1 ]" in text and "[ %n, %loop ]" not in text
 
 
+def test_the_bound_is_read_first_in_an_entry_block_without_a_label():
+    text = checked(f"""  %a = load i64, ptr %arg0, align 1
+  br label %next
+next:
+  %c = {CLAMP}
+  %p = getelementptr i8, ptr %arg1, i64 %c
+  store i8 0, ptr %p, align 1, !dbg !5
+  ret i32 0""")
+    lines = text.split("\n")
+    assert lines[1].startswith("  %xlate.space.field = ") and "xlate.check.1" in text
+
+
 @pytest.mark.parametrize("why, body", [
     ("hoisted out of the block of its access, which may not run", f"""entry:
   %a = load i64, ptr %arg0, align 1

@@ -80,12 +80,15 @@ def branch_checks(module: str) -> str:
     out: list[str] = []
     count = 0
     cpu = memory = ""
+    bound_after = -1
     faults: list[str] = []  # of the current function, which go at its end
     last_piece: dict[str, str] = {}  # split block -> the label of its last piece
     block = ""
     for index, line in enumerate(lines):
         if line.startswith("define "):
             cpu, memory = functions.get(index, ("", ""))
+            # The bound is read once, first in the entry block (after its label, if it has one).
+            bound_after = index + 1 if cpu and _LABEL.match(lines[index + 1]) else index
         if index in clamps:
             continue
         for clamp, address, location in checks.get(index, ()):
@@ -111,11 +114,11 @@ def branch_checks(module: str) -> str:
         out.append(line)
         if (label := _LABEL.match(line)) is not None:
             block = label.group(1)
-            if cpu:  # the entry block: the bound, read once
-                out += [f"  %xlate.space.field = getelementptr i8, ptr {cpu}, i64 {SPACE_END}",
-                        "  %xlate.space = load i64, ptr %xlate.space.field, align 8, "
-                        "!invariant.load !{}"]
-                cpu = ""
+        if cpu and index == bound_after:
+            out += [f"  %xlate.space.field = getelementptr i8, ptr {cpu}, i64 {SPACE_END}",
+                    "  %xlate.space = load i64, ptr %xlate.space.field, align 8, "
+                    "!invariant.load !{}"]
+            cpu = ""
     return "\n".join(out)
 
 
