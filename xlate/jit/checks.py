@@ -58,19 +58,19 @@ def branch_checks(module: str) -> str:
     # xlate.jit.irbuilder's BLOCK_FN's (cpu, memory).
     functions: dict[int, tuple[str, str]] = {}
     function = 0
+    arguments: list[str] = []  # the current function's
     splittable = False  # the current block has a label (phis must name it), loads no vector
     masked: set[str] = set()  # the values that the function masks (see _NARROW_LOAD)
     for index, line in enumerate(lines):
         if line.startswith("define "):
             function, splittable = index, False
+            arguments = _NAME.findall(line.split("(", 1)[1])
             masked = set(_masked(lines, index))
         elif _LABEL.match(line):
-            splittable = not _loads_vectors(lines, index + 1)
+            splittable = len(arguments) == 2 and not _loads_vectors(lines, index + 1)
         elif splittable and (clamp := _CLAMP.match(line)):
-            arguments = _NAME.findall(lines[function].split("(", 1)[1])
             guarded = _guarded_access(lines, index, clamp.group(1))
-            if len(arguments) == 2 and guarded is not None and not (
-                    guarded[2] and clamp.group(2) in masked):
+            if guarded is not None and not (guarded[2] and clamp.group(2) in masked):
                 use, location, _ = guarded
                 checks.setdefault(use, []).append((clamp.group(1), clamp.group(2), location))
                 clamps.add(index)
