@@ -614,7 +614,7 @@ class JitEngine:
         with self.support_lock:
             if self.support_ir is None:
                 return
-            self.support_obj = self._compiler().compile(self.support_ir, self.opt_level)
+            self.support_obj = self._compiler().compile(self.support_ir, QUICK_LEVEL)
             self.linker.link_support(self.support_obj, SUPPORT_SYMBOL)
             self.support_ir = None
 
