@@ -178,6 +178,9 @@ class IRBuilder(VectorIR, ValueIR):
         # and where each emitted block ended.
         self.cc_ops: set[int] = set()
         self.cc_ops_out: dict[int, set[int]] = {}
+        # _packed_flags's switches, for _guess_flags: (switch, its phi, the description's
+        # values, the guest block, the operations guessed as it was emitted)
+        self.flag_switches: list[tuple] = []
         self.xmms: dict[int, ir.Value] = {}
         self.dirty: set[tuple[str, int | str]] = set()
         self.terminated = False
@@ -304,6 +307,7 @@ class IRBuilder(VectorIR, ValueIR):
         """Once all blocks are emitted, and so all the state the region uses is known: write
         the changed state back to the cpu struct at every exit and around helper calls, and
         read it all in again after them."""
+        self._guess_flags()
         written = sorted(self.written, key=str)
         used = sorted(self.slots, key=str)
         for point in self.exits:
@@ -368,10 +372,9 @@ class IRBuilder(VectorIR, ValueIR):
         self.ir.call(COUNT, [self.cpu, ir.Constant(I64, block_slot(block.start))])
         self.block_start = block.start
         self.forget()
-        before = [self.cc_ops_out[p] for p in self.predecessors.get(block.start, ())
-                  if p in self.cc_ops_out]
-        if before:  # else as the block emitted last ended, which is as good a guess
-            self.cc_ops = set().union(*before)
+        # Those emitted so far: _guess_flags adds the others.
+        self.cc_ops = set().union(*(self.cc_ops_out.get(p, ()) for p in
+                                    self.predecessors.get(block.start, ())))
         self.terminated = False
         self.rip_stored_for = None
 
@@ -385,12 +388,13 @@ class IRBuilder(VectorIR, ValueIR):
         return (self.ir.block, len(self.ir.block.instructions), len(self.function.blocks),
                 dict(self.gprs), dict(self.flags), dict(self.xmms), dict(self.ccs), self.cc,
                 self.cc_packed, self.cc_ops, set(self.dirty), self.rip_stored_for, len(self.exits),
-                len(self.helper_calls), len(self.leave.incomings) if self.leave else -1,
+                len(self.helper_calls), len(self.flag_switches),
+                len(self.leave.incomings) if self.leave else -1,
                 len(self.chain.incomings) if self.chain else -1)
 
     def rollback(self, state: tuple) -> None:
         (block, count, blocks, gprs, flag_values, xmms, ccs, cc, cc_packed, cc_ops, dirty,
-         rip_stored_for, exits, calls, leaving, chaining) = state
+         rip_stored_for, exits, calls, switches, leaving, chaining) = state
         del self.function.blocks[blocks:]
         del block.instructions[count:]
         self.ir.position_at_end(block)
@@ -399,6 +403,7 @@ class IRBuilder(VectorIR, ValueIR):
         self.rip_stored_for = rip_stored_for
         del self.exits[exits:]
         del self.helper_calls[calls:]
+        del self.flag_switches[switches:]
         if leaving < 0:
             self.leave = None  # made since: its block is gone with the others
         else:
@@ -441,36 +446,42 @@ class IRBuilder(VectorIR, ValueIR):
 
     def _packed_flags(self, word: ir.Value) -> ir.Value:
         """The six flags (bits in ARITH's order) of the description in the variables: inline
-        for the operations guessed in cc_ops, else from LAZY_FLAGS."""
+        for the operations guessed (see _guess_flags), else from LAZY_FLAGS."""
         described = [self._get(self.ccs, which, "cc") for which in ("dst", "src1", "src2")]
         n = len(self.function.basic_blocks)
         done = self.function.append_basic_block(f"flags{n}")
         other = self.function.append_basic_block(f"flagsx{n}")
         switch = self.ir.switch(self.ir.and_(word, ir.Constant(I32, 0xFF)), other)
-        packed = []
-        for op in sorted(self.cc_ops)[:GUESSED_OPS]:
-            case = self.function.append_basic_block(f"flags{n}_{op}")
-            switch.add_case(ir.Constant(I32, op), case)
-            self.ir.position_at_end(case)
-            kind, bits = flags.CC_KIND[op]
-            r, x, y = (self.trunc(v, 64, bits) for v in described)
-            value = ir.Constant(I8, 0)
-            for i, name in enumerate(flags.ARITH):
-                bit = flags.formula(self, kind, bits, name, r, x, y)
-                if bit is not None:
-                    value = self.ir.or_(value, self.ir.shl(self.ir.zext(bit, I8),
-                                                           ir.Constant(I8, i)))
-            packed.append((value, self.ir.block))
-            self.ir.branch(done)
         self.ir.position_at_end(other)
-        packed.append((self.ir.call(self.external(LAZY_FLAGS, LAZY_FLAGS_FN),
-                                    [word, *described]), other))
+        computed = self.ir.call(self.external(LAZY_FLAGS, LAZY_FLAGS_FN), [word, *described])
         self.ir.branch(done)
         self.ir.position_at_end(done)
-        phi = self.ir.phi(I8)
-        for value, block in packed:
-            phi.add_incoming(value, block)
-        return phi
+        packed = self.ir.phi(I8)
+        packed.add_incoming(computed, other)
+        self.flag_switches.append((switch, packed, described, self.block_start, self.cc_ops))
+        return packed
+
+    def _guess_flags(self) -> None:
+        """Give each switch of _packed_flags its cases, once every block's operations are
+        known: the operations the flags' description held there as its block was emitted,
+        and those its block's predecessors end with (a loop's first block is emitted before
+        the blocks that branch back to it)."""
+        for switch, packed, described, start, ops in self.flag_switches:
+            ops = ops.union(*(self.cc_ops_out.get(p, ()) for p in self.predecessors.get(start, ())))
+            for op in sorted(ops)[:GUESSED_OPS]:
+                case = self.function.append_basic_block(f"{packed.parent.name}_{op}")
+                switch.add_case(ir.Constant(I32, op), case)
+                self.ir.position_at_end(case)
+                kind, bits = flags.CC_KIND[op]
+                r, x, y = (self.trunc(v, 64, bits) for v in described)
+                value = ir.Constant(I8, 0)
+                for i, name in enumerate(flags.ARITH):
+                    bit = flags.formula(self, kind, bits, name, r, x, y)
+                    if bit is not None:
+                        value = self.ir.or_(value, self.ir.shl(self.ir.zext(bit, I8),
+                                                               ir.Constant(I8, i)))
+                self.ir.branch(packed.parent)
+                packed.add_incoming(value, case)
 
     def set_flag(self, name: str, value: Value) -> None:
         self.set_flags({name: value})
