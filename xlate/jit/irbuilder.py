@@ -131,6 +131,19 @@ class ValueIR(Builder):
     def popcount(self, a, bits): return self._intrinsic("llvm.ctpop", a)
     def bswap(self, a, bits): return self._intrinsic("llvm.bswap", a)
 
+    def packed_flags(self, op: int, described: list[Value]) -> Value:
+        """The arithmetic flags (bit i is flags.ARITH[i]) of the lazy description of operation
+        op (a cc_op's low byte) whose r, x and y are the i64 values described, by the
+        semantics' formulas (0 for a flag that is never lazy)."""
+        kind, bits = flags.CC_KIND[op]
+        r, x, y = (self.trunc(v, 64, bits) for v in described)
+        packed = ir.Constant(I8, 0)
+        for i, name in enumerate(flags.ARITH):
+            bit = flags.formula(self, kind, bits, name, r, x, y)
+            if bit is not None:
+                packed = self.ir.or_(packed, self.ir.shl(self.ir.zext(bit, I8), ir.Constant(I8, i)))
+        return packed
+
 
 class IRBuilder(VectorIR, ValueIR):
     """Emits guest blocks into the function of their region.
@@ -372,9 +385,7 @@ class IRBuilder(VectorIR, ValueIR):
         self.ir.call(COUNT, [self.cpu, ir.Constant(I64, block_slot(block.start))])
         self.block_start = block.start
         self.forget()
-        # Those emitted so far: _guess_flags adds the others.
-        self.cc_ops = set().union(*(self.cc_ops_out.get(p, ()) for p in
-                                    self.predecessors.get(block.start, ())))
+        self.cc_ops = self._ops_before(block.start)  # so far: _guess_flags adds the others
         self.terminated = False
         self.rip_stored_for = None
 
@@ -461,25 +472,22 @@ class IRBuilder(VectorIR, ValueIR):
         self.flag_switches.append((switch, packed, described, self.block_start, self.cc_ops))
         return packed
 
+    def _ops_before(self, start: int) -> set[int]:
+        """The operations that the region's emitted blocks which branch to start end with."""
+        return set().union(*(self.cc_ops_out.get(p, ()) for p in
+                             self.predecessors.get(start, ())))
+
     def _guess_flags(self) -> None:
         """Give each switch of _packed_flags its cases, once every block's operations are
         known: the operations the flags' description held there as its block was emitted,
         and those its block's predecessors end with (a loop's first block is emitted before
         the blocks that branch back to it)."""
         for switch, packed, described, start, ops in self.flag_switches:
-            ops = ops.union(*(self.cc_ops_out.get(p, ()) for p in self.predecessors.get(start, ())))
-            for op in sorted(ops)[:GUESSED_OPS]:
+            for op in sorted(ops | self._ops_before(start))[:GUESSED_OPS]:
                 case = self.function.append_basic_block(f"{packed.parent.name}_{op}")
                 switch.add_case(ir.Constant(I32, op), case)
                 self.ir.position_at_end(case)
-                kind, bits = flags.CC_KIND[op]
-                r, x, y = (self.trunc(v, 64, bits) for v in described)
-                value = ir.Constant(I8, 0)
-                for i, name in enumerate(flags.ARITH):
-                    bit = flags.formula(self, kind, bits, name, r, x, y)
-                    if bit is not None:
-                        value = self.ir.or_(value, self.ir.shl(self.ir.zext(bit, I8),
-                                                               ir.Constant(I8, i)))
+                value = self.packed_flags(op, described)
                 self.ir.branch(packed.parent)
                 packed.add_incoming(value, case)
 

@@ -26,14 +26,8 @@ def _lazy_flags(b: ValueIR) -> None:
     none = fn.append_basic_block("none")
     ir.IRBuilder(none).ret(ir.Constant(I8, 0))
     switch = entry.switch(entry.and_(word, ir.Constant(I32, 0xFF)), none)
-    for code, (kind, bits) in flags.CC_KIND.items():
+    for code in flags.CC_KIND:
         block = fn.append_basic_block(f"op{code}")
         switch.add_case(ir.Constant(I32, code), block)
         b.ir = ir.IRBuilder(block)
-        r, x, y = (b.trunc(value, 64, bits) for value in described)
-        packed = ir.Constant(I8, 0)
-        for i, name in enumerate(flags.ARITH):
-            value = flags.formula(b, kind, bits, name, r, x, y)
-            if value is not None:
-                packed = b.ir.or_(packed, b.ir.shl(b.ir.zext(value, I8), ir.Constant(I8, i)))
-        b.ir.ret(packed)
+        b.ir.ret(b.packed_flags(code, described))
