@@ -781,31 +781,42 @@ class JitEngine:
 
     def _install(self, region: RegionCode, loaded, cached: bool,
                  replaces: _Installed | None = None, regrowths: int = 0,
-                 optimised: bool = False) -> _Installed:
-        """Put the region in the code map; the one it replaces (regrown, or its quick version)
-        goes once none of its entries is its own any more: that of an optimised region that
-        left blocks out (see TRIM_RATIO) once they are compiled again, quickly, without it."""
+                 optimised: bool = False, newer_first: bool = False) -> _Installed:
+        """Put the region in the code map, at its entries (with newer_first, only those no
+        region has yet: see preload). A region whose entries it takes goes once none is its
+        own any more; the one it replaces (regrown, or its quick version) too, and that of an
+        optimised region that left blocks out (see TRIM_RATIO) once they are compiled again,
+        quickly, without it."""
         installed = _Installed(region, loaded, regrowths)
+        superseded = {replaces} if replaces is not None else set()
         for addr, end in installed.spans:
-            if addr in installed.entries:
-                if addr in self.translated:  # and so maybe in the jump cache too
-                    lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
-                else:
-                    self.stats.blocks_translated += 1
-                lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
-                self.region_of[addr] = installed
-                self.translated[addr] = end
+            if addr not in installed.entries:
+                continue
+            if addr in self.translated:  # and so maybe in the jump cache too
+                if newer_first:
+                    continue
+                superseded.add(self.region_of[addr])
+                lib.xlate_code_map_remove_range(self.code_map, addr, addr + 1)
+            else:
+                self.stats.blocks_translated += 1
+            lib.xlate_code_map_insert(self.code_map, addr, loaded.entry)
+            self.region_of[addr] = installed
+            self.translated[addr] = end
         if cached and region.key not in self.cached_keys:  # (optimised after quick: one key)
             self.cached_keys.append(region.key)
         if replaces is not None and replaces.loaded is not None:  # not dropped meanwhile
             self.stats.regions_regrown += not optimised and regrowths > replaces.regrowths
             replaces.regrowing = False
-            if all(self.region_of.get(a) is not replaces for a in replaces.entries):
-                self.linker.unload(replaces.loaded)
-                replaces.loaded = None
-                if replaces.key != region.key and replaces.key in self.cached_keys:
-                    self.cached_keys.remove(replaces.key)
-            elif optimised:
+        for old in superseded:
+            if old.loaded is None:  # dropped meanwhile
+                continue
+            if all(self.region_of.get(a) is not old for a in old.entries):
+                self._cancel_optimising(old)
+                self.linker.unload(old.loaded)
+                old.loaded = None
+                if old.key != region.key and old.key in self.cached_keys:
+                    self.cached_keys.remove(old.key)
+            elif optimised and old is replaces:
                 self._translate_rest(replaces)
         return installed
 
@@ -818,13 +829,14 @@ class JitEngine:
         functions = self.cache.load_program_data(program_digest, "python")
         if functions is not None:
             self.python.adopt(functions)
-        # Newest first (the manifest keeps the order regions were compiled in): a region regrown
-        # from part of another is preferred to it where both have an entry.
+        # Newest first (the manifest keeps the order regions were compiled in): where two have
+        # an entry, the newer one took it over (regrown from part of the other, say), and the
+        # older one keeps the rest, as when the run ended.
         kept = []
         keys, due = self.cache.manifest(program_digest)
         for key in reversed(keys):
             region = self.cache.load(key)
-            if region is None or any(addr in self.translated for addr in region.entries):
+            if region is None or all(addr in self.translated for addr in region.entries):
                 continue
             try:
                 code = [(addr, memory.read(addr, size, PROT_EXEC)) for addr, size in region.blocks]
@@ -833,7 +845,7 @@ class JitEngine:
             key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
-                installed = self._install(region, loaded, False)
+                installed = self._install(region, loaded, False, newer_first=True)
                 if not self._optimise_due(installed, due.get(key, [])):
                     self._watch(installed)
                 kept.append(key)
