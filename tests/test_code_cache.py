@@ -47,7 +47,7 @@ def run_patched(program: Path, cache: Path, patch: str,
                           env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
 
 
-NEVER_HOT = "engine.UPGRADE_COUNT = 1 << 62"  # nothing is optimised, or left due
+NEVER_HOT = "engine.UPGRADE_COUNT = 1 << 62"  # nothing is optimised
 
 
 def preloaded(proc: subprocess.CompletedProcess) -> int:
@@ -71,23 +71,17 @@ def region_files(cache: Path) -> list[Path]:
     return sorted((cache / "regions").glob("*/*.o"))
 
 
-def manifest(cache: Path) -> tuple[list[str], dict[str, list[int]]]:
-    """The program's regions in the cache, and those due to be optimised."""
-    (path,) = (cache / "programs").glob("*.json")
-    saved = json.loads(path.read_text())
-    return saved["regions"], saved["due"]
-
-
 def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
-    cold = run_patched(program, tmp_path, NEVER_HOT)  # (nothing left to optimise)
+    cold = run(program, tmp_path)
     assert cold.stdout == native and preloaded(cold) == 0
     assert region_files(tmp_path)
+    warm = run(program, tmp_path)
+    assert warm.stdout == native
     # Every region the first run ended with (not those that regions regrown from them, or
     # optimised from their hot part and compiled again from the rest, replaced).
-    keys, _ = manifest(tmp_path)
+    (manifest,) = (tmp_path / "programs").glob("*.json")
+    keys = json.loads(manifest.read_text())
     assert {f"{key}.o" for key in keys} <= {path.name for path in region_files(tmp_path)}
-    warm = run_patched(program, tmp_path, NEVER_HOT)
-    assert warm.stdout == native
     assert preloaded(warm) == len(keys) > 0
     assert b"translating 0.000 s" in warm.stderr
 
@@ -146,66 +140,36 @@ def test_a_region_is_regrown_with_code_that_became_hot_later(tmp_path):
 def test_hot_quick_code_is_optimised_and_the_optimised_code_is_kept(program, native, tmp_path):
     """Regions are compiled quickly first; crc32's loop counts enough to be compiled again,
     optimised, which replaces its quick code in the cache too: a warm run compiles nothing."""
-    cold = run(program, tmp_path, arg="2000000")
+    cold = run(program, tmp_path, arg="200000")
     assert optimised(cold) >= 1
-    assert_settles(program, tmp_path, cold.stdout, "2000000")
-
-
-def assert_settles(program: Path, cache: Path, expected: bytes, arg: str) -> None:
-    """Runs until one compiles nothing, as a run that optimised all it had to leaves the
-    cache: the run after one that put optimisations off does them, if need be at its end
-    (see test_an_optimisation_the_run_ended_before_is_the_next_runs)."""
-    for _ in range(3):
-        proc = run(program, cache, arg=arg)
-        assert proc.stdout == expected
-        if optimised(proc) == 0:
-            break
-    assert optimised(proc) == 0 and manifest(cache)[1] == {}
-    assert b"translating 0.000 s" in proc.stderr
-
-
-# The compiling thread takes no optimisation while the guest runs.
-NO_OPTIMISING = """
-take = engine.JitEngine._take
-engine.JitEngine._take = lambda self, quick=False: take(self, True)
-"""
-
-
-def test_an_optimisation_the_run_ended_before_is_the_next_runs(program, tmp_path):
-    """The end of a run does not wait for optimisations: the cache notes the quick code that
-    counted enough as due, with the blocks of it that ran often, and the next run optimises
-    them from its start, in the background, and waits for them at its end if it must."""
-    expected = subprocess.run([str(program), "2000000"], capture_output=True, check=True).stdout
-    cold = run_patched(program, tmp_path, NO_OPTIMISING, arg="2000000")
-    assert cold.stdout == expected and optimised(cold) == 0
-    keys, due = manifest(tmp_path)
-    assert due and set(due) <= set(keys)
-    warm = run(program, tmp_path, arg="2000000")
-    assert warm.stdout == expected and optimised(warm) >= len(due)
-    assert not set(due) & set(manifest(tmp_path)[1])
+    warm = run(program, tmp_path, arg="200000")
+    assert warm.stdout == cold.stdout and optimised(warm) == 0
+    assert b"translating 0.000 s" in warm.stderr
 
 
 def test_quick_code_is_kept_until_a_run_makes_it_hot(program, native, tmp_path):
     """With no region counting enough to be optimised, the run ends without compiling any
     again, and the cache keeps the quick code, which the next run uses as it is; a later run
-    in which it gets hot optimises it (or leaves it due, if it ends first), and the runs after
-    that start with the optimised code."""
+    in which it gets hot optimises it, and the one after that starts with the optimised code."""
     for _ in ("cold", "warm"):
         proc = run_patched(program, tmp_path, NEVER_HOT)
         assert proc.stdout == native and optimised(proc) == 0
     assert preloaded(proc) == len(region_files(tmp_path)) > 0
     assert b"translating 0.000 s" in proc.stderr
-    hot = run(program, tmp_path, arg="2000000")
-    assert preloaded(hot) > 0 and (optimised(hot) >= 1 or manifest(tmp_path)[1])
-    assert_settles(program, tmp_path, hot.stdout, "2000000")
+    hot = run(program, tmp_path, arg="200000")
+    assert preloaded(hot) > 0 and optimised(hot) >= 1
+    again = run(program, tmp_path, arg="200000")
+    assert again.stdout == hot.stdout and optimised(again) == 0
+    assert b"translating 0.000 s" in again.stderr
 
 
-# Nothing is compiled until the run ends, and then every region, shared between the process and
-# a child (see JitEngine._compile_jobs), which says how many it was given.
-AT_THE_END = NEVER_HOT + """
+# Nothing is compiled until the run ends, and then every region is optimised, shared between
+# the process and a child (see JitEngine._compile_jobs), which says how many it was given.
+AT_THE_END = """
 from xlate.jit.compiler import Compiler
 take = engine.JitEngine._take
 engine.JitEngine._take = lambda self, quick=False: take(self, quick) if self.closing else None
+engine.UPGRADE_COUNT = 1
 engine.CHILD_IR_CHARS = 0
 in_child = Compiler.compile_in_child
 def counted(self, modules):
@@ -219,7 +183,7 @@ def test_the_end_of_a_run_compiles_in_a_child_process_too(program, native, tmp_p
     proc = run_patched(program, tmp_path, AT_THE_END)
     assert proc.stdout == native
     assert int(re.search(rb"child compiles (\d+)", proc.stderr).group(1)) >= 1
-    warm = run_patched(program, tmp_path, NEVER_HOT)
+    warm = run(program, tmp_path)
     assert warm.stdout == native and preloaded(warm) > 0
     assert b"translating 0.000 s" in warm.stderr
 
@@ -235,7 +199,7 @@ def failing(self, *args):
 Compiler.compile = failing
 """)
     assert proc.stdout == native and b"child compiles" in proc.stderr
-    warm = run_patched(program, tmp_path, NEVER_HOT)
+    warm = run(program, tmp_path)
     assert warm.stdout == native and preloaded(warm) > 0
     assert b"translating 0.000 s" in warm.stderr
 
@@ -244,9 +208,11 @@ def test_a_region_keeps_the_entries_a_newer_one_did_not_take(program, native, tm
     """Where a newer region took over some of an older one's entries (regrown from part of
     it, say), the next run installs the older one for the rest, as the run that made them
     ended with them: not dropping it, which left those entries to be compiled again, run after
-    run. (The newer region here is the older one's code, said to be entered at one entry.)"""
+    run. (The newer region here is the older one's code, said to be entered at one entry; no
+    region gets hot enough to be optimised, so that the warm run compiles nothing.)"""
     run_patched(program, tmp_path, NEVER_HOT)
-    keys, _ = manifest(tmp_path)
+    (path,) = (tmp_path / "programs").glob("*.json")
+    keys = json.loads(path.read_text())
     cache = CodeCache(tmp_path)
     older = next(region for region in map(cache.load, keys) if len(region.entries) > 1)
     machine = Machine.load(str(program), [str(program)], cache_dir=None)
@@ -254,7 +220,7 @@ def test_a_region_keeps_the_entries_a_newer_one_did_not_take(program, native, tm
     newer = older._replace(key=cache.key(code, False, older.entries[:1]),
                            entries=older.entries[:1])
     cache.store(newer)
-    cache.save_manifest(machine.program_digest, [*keys, newer.key], {})
+    cache.save_manifest(machine.program_digest, [*keys, newer.key])
     warm = run_patched(program, tmp_path, NEVER_HOT)
     assert warm.stdout == native
     assert preloaded(warm) == len(keys) + 1
@@ -324,20 +290,6 @@ def test_code_of_another_translator_version_is_not_found(tmp_path):
     assert other.load(other.key(code)) is None
 
 
-def test_a_manifest_keeps_what_is_due_and_ignores_what_is_not_its_own(tmp_path):
-    cache = CodeCache(tmp_path)
-    keys = ["a" * 64, "b" * 64]
-    cache.save_manifest("program", keys, {keys[1]: [0x401000, 0x401010]})
-    assert CodeCache(tmp_path).manifest("program") == (keys, {keys[1]: [0x401000, 0x401010]})
-    path = tmp_path / "programs" / "program.json"
-    path.write_text(json.dumps({"regions": keys + ["not a key", 7],
-                                "due": {"c" * 64: [1], "short": [2], keys[0]: ["x"]}}))
-    assert CodeCache(tmp_path).manifest("program") == (keys, {"c" * 64: [1]})
-    for damaged in (json.dumps(keys), "{", '{"regions": []}'):  # (a list: an older format)
-        path.write_text(damaged)
-        assert CodeCache(tmp_path).manifest("program") == ([], {})
-
-
 def test_translator_digest_is_remembered_until_a_file_changes(tmp_path, monkeypatch):
     files = []
     for name in ("alu.py", "x87.py"):
@@ -388,14 +340,11 @@ def test_cache_command_reports_and_clears(program, tmp_path):
     assert not region_files(tmp_path)
 
 
-# Run in a fresh interpreter: what a warm run imports, before the guest starts and by its end
-# (a run that optimises nothing: see NEVER_HOT).
+# Run in a fresh interpreter: what a warm run imports, before the guest starts and by its end.
 _IMPORTS_SCRIPT = """
 import json, sys
 from pathlib import Path
-import xlate.jit.engine
 from xlate.machine import Machine
-xlate.jit.engine.UPGRADE_COUNT = 1 << 62
 machine = Machine.load(sys.argv[1], [sys.argv[1], "20000"], cache_dir=Path(sys.argv[2]))
 engine = machine.engine()
 before = {name: name in sys.modules for name in ("llvmlite", "capstone", "elftools")}
@@ -419,8 +368,8 @@ def _warm_report(program: Path, native: bytes, cache: Path) -> dict:
 def test_warm_run_needs_no_llvm(program, native, tmp_path):
     """The cache's code is loaded by the C runtime, and the blocks the first run decoded are
     adopted: a run that compiles nothing new imports neither llvmlite nor Capstone; ELF files
-    are read without pyelftools. (After a run that leaves nothing due to be optimised.)"""
-    run_patched(program, tmp_path, NEVER_HOT)
+    are read without pyelftools."""
+    run(program, tmp_path)
     report = _warm_report(program, native, tmp_path)
     assert report["preloaded"] > 0
     assert report["before"] == {"llvmlite": False, "capstone": False, "elftools": False}

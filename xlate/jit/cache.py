@@ -142,8 +142,7 @@ class CodeCache:
         self.writable = True
         self.hits = 0
         self.rejected = 0
-        # As read (regions, due), to write only what changed
-        self._manifests: dict[str, tuple[list[str], dict[str, list[int]]]] = {}
+        self._manifests: dict[str, list[str]] = {}  # as read, to write only what changed
 
     @functools.cached_property
     def environment(self) -> bytes:
@@ -245,32 +244,25 @@ class CodeCache:
     def _manifest_path(self, program_digest: str) -> str:
         return os.path.join(self.directory, "programs", f"{program_digest}.json")
 
-    def manifest(self, program_digest: str) -> tuple[list[str], dict[str, list[int]]]:
-        """Keys of the regions compiled for a program in earlier runs, and the quick code
-        among them due to be optimised (see save_manifest)."""
+    def manifest(self, program_digest: str) -> list[str]:
+        """Keys of the regions compiled for a program in earlier runs."""
         try:
             with open(self._manifest_path(program_digest), "rb") as f:
-                saved = json.load(f)
+                keys = json.load(f)
         except (OSError, ValueError):
-            return [], {}
-        if not isinstance(saved, dict) or not isinstance(saved.get("due"), dict):
-            return [], {}
-        keys = _keys(saved.get("regions"))
-        due = {key: blocks for key, blocks in saved["due"].items()
-               if _keys([key]) and isinstance(blocks, list)
-               and all(isinstance(addr, int) for addr in blocks)}
-        self._manifests[program_digest] = (keys, due)
-        return keys, due
+            return []
+        if not isinstance(keys, list):
+            return []
+        keys = [k for k in keys if isinstance(k, str) and len(k) == 64
+                and all(c in "0123456789abcdef" for c in k)]
+        self._manifests[program_digest] = keys
+        return keys
 
-    def save_manifest(self, program_digest: str, keys: list[str],
-                      due: dict[str, list[int]]) -> None:
-        """Remember the keys of a program's regions, in the order they were compiled in, and
-        the quick code among them that counted enough to be optimised but was not, as the
-        run ended first: key -> the guest addresses of the blocks to optimise."""
+    def save_manifest(self, program_digest: str, keys: list[str]) -> None:
+        """Remember the keys of a program's regions, in the order they were compiled in."""
         keys = list(dict.fromkeys(keys))
-        if (keys, due) != self._manifests.get(program_digest):
-            self._write(self._manifest_path(program_digest),
-                        json.dumps({"regions": keys, "due": due}).encode())
+        if keys != self._manifests.get(program_digest):
+            self._write(self._manifest_path(program_digest), json.dumps(keys).encode())
 
     # -- management --------------------------------------------------------------------------
 
@@ -282,14 +274,6 @@ class CodeCache:
                   + _files(os.path.join(self.directory, "support"), ".o"))
         return {"regions": len(regions), "programs": len(programs),
                 "bytes": sum(os.path.getsize(p) for p in regions + programs + others)}
-
-
-def _keys(saved: object) -> list[str]:
-    """The region keys in a list read from a manifest (anything else in it ignored)."""
-    if not isinstance(saved, list):
-        return []
-    return [k for k in saved if isinstance(k, str) and len(k) == 64
-            and all(c in "0123456789abcdef" for c in k)]
 
 
 def _files(directory: str, suffix: str) -> list[str]:

@@ -61,9 +61,7 @@ REGROWTHS = 2
 # engine's level, which replaces it. Quick code that never gets there (most of it: start-up,
 # error paths) stays, and is what the code cache keeps of it: optimising it would only make the
 # end of the run wait; once quick code from the cache gets there in a later run, it is
-# optimised then. The compiling thread looks at the counts every POLL_SECONDS. Nor does the end
-# of a run wait for the optimisation of quick code that got there (see JitEngine._due: nbody's
-# first run otherwise ended with 0.6 s of optimising printf's code, which got there late).
+# optimised then. The compiling thread looks at the counts every POLL_SECONDS.
 QUICK_LEVEL = 0
 UPGRADE_COUNT = 16384
 # Quick code also counts how often it runs each block; the optimised region keeps the blocks that
@@ -140,7 +138,7 @@ class _Installed:
 class _Job:
     """A region to be compiled in the background."""
     __slots__ = ("blocks", "entries", "exits", "likely", "work", "level", "slot", "future",
-                 "replaces", "regrowths", "stale", "prepared", "put_off")
+                 "replaces", "regrowths", "stale", "prepared")
 
     def __init__(self, blocks: dict[int, Block], entries: frozenset[int], exits: frozenset[int],
                  likely: dict[int, list[int]], work: tuple | None, level: int, slot: int,
@@ -159,7 +157,6 @@ class _Job:
         self.regrowths = regrowths  # see _Installed
         self.stale = False  # its code changed meanwhile: drop the result
         self.prepared = level == QUICK_LEVEL  # its work is final (see JitEngine._prepare)
-        self.put_off = False  # an optimisation an earlier run left due (see JitEngine._due)
 
 
 class JitEngine:
@@ -199,7 +196,6 @@ class JitEngine:
         self.region_of: dict[int, _Installed] = {}
         self.blocks_interpreted = 0
         self.worker: threading.Thread | None = None  # the compiling thread (see _work)
-        self.compiling: _Job | None = None  # the job it is on
         self.jobs: list[_Job] = []
         self.waiting: list[_Job] = []  # the jobs no thread has started on
         self.jobs_done = 0  # counted by the thread that finishes each
@@ -411,7 +407,7 @@ class JitEngine:
         if job.prepared:
             return
         job.prepared = True
-        hot = {addr: job.blocks[addr] for addr in self._hot_part(list(job.blocks), job.entries)}
+        hot = self._hot_part(job)
         if len(hot) < len(job.blocks):  # what it is compiled from now (see invalidate); the
             job.blocks, job.regrowths = hot, REGROWTHS  # rest gets a region of its own
         elif job.work is not None:
@@ -420,15 +416,16 @@ class JitEngine:
         code, check_stores, key = self._code(hot, entries)
         job.work = _build(entries[0], hot, code, check_stores, key, job.likely, entries)
 
-    def _hot_part(self, blocks: list[int], entries) -> list[int]:
-        """The blocks of quick code that it ran at least 1/TRIM_RATIO as often as its hottest
-        one; all of them if that leaves none it is entered at."""
+    def _hot_part(self, job: _Job) -> dict[int, Block]:
+        """The blocks of an optimisation's region that its quick code ran at least 1/TRIM_RATIO
+        as often as its hottest one; all of them if that leaves none it is entered at."""
         from xlate.jit.irbuilder import block_slot
         counts = self.cpu.block_counts
-        runs = [counts[block_slot(addr)] for addr in blocks]
+        runs = [counts[block_slot(addr)] for addr in job.blocks]
         top = max(runs)
-        hot = [addr for addr, n in zip(blocks, runs, strict=True) if n * TRIM_RATIO >= top]
-        return hot if any(addr in entries for addr in hot) else blocks
+        hot = {addr: block for (addr, block), n in zip(job.blocks.items(), runs, strict=True)
+               if n * TRIM_RATIO >= top}
+        return hot if any(addr in job.entries for addr in hot) else job.blocks
 
     def _start_worker(self) -> None:
         if self.worker is None:
@@ -463,20 +460,15 @@ class JitEngine:
                             counts[i.slot] >= UPGRADE_COUNT for i in self.quick_cached):
                         self.optimise_due = True  # for the guest's thread, at a safe point
                         lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
-                self.compiling = job
             self._compile_job(job)
-            with self.lock:
-                if self.compiling is job:  # (not a later thread's: see _compile_all)
-                    self.compiling = None
 
     def _take(self, quick: bool = False) -> _Job | None:
         """The waiting job to compile next (called holding the lock): quick ones first,
         hottest first, as the lower tiers are the slowest; then (unless only quick ones are
-        asked for), of quick code that has counted UPGRADE_COUNT, the one that counted most;
-        once the guest is done, only optimisations already put off (see _due)."""
+        asked for), of quick code that has counted UPGRADE_COUNT, the one that counted most."""
         counts = self.cpu.hot_counts
-        ready = [job for job in self.waiting if job.level == QUICK_LEVEL or not quick and (
-            job.put_off or self.running and counts[job.slot] >= UPGRADE_COUNT)]
+        ready = [job for job in self.waiting if job.level == QUICK_LEVEL
+                 or not quick and counts[job.slot] >= UPGRADE_COUNT]
         if not ready:
             return None
         job = max(ready, key=lambda job: (
@@ -534,26 +526,20 @@ class JitEngine:
                          if a not in inside)
 
     def _compile_all(self) -> None:
-        """Compile and install every region under way but optimisations not put off yet (see
-        _due). The guest is done: the compiling thread ends after the job it is on, and this
-        thread compiles the rest, sharing them with a child process. If the compiling thread
-        is on an optimisation not put off yet, it is not waited for, unless something else is
-        left, as LLVM works on one thread at a time."""
+        """Compile and install every region under way but optimisations not yet due (see
+        UPGRADE_COUNT). The guest is done: the compiling thread ends after the job it is on,
+        and this thread compiles the rest, sharing them with a child process."""
         with self.lock:
             self.closing = True
             ready = []
             while (job := self._take()) is not None:
                 ready.append(job)
             self.wakeup.notify()
-            busy = self.compiling
-        abandoned = busy is not None and busy.level != QUICK_LEVEL and not busy.put_off \
-            and not ready
-        if not abandoned:
-            self.worker.join()
+        self.worker.join()
         self.worker = None
         self._compile_jobs(ready)
         self._drop_waiting()
-        self._install_finished(wait=not abandoned)
+        self._install_finished(wait=True)
 
     def _drop_waiting(self) -> None:
         """Forget the jobs that no thread has started on."""
@@ -833,8 +819,7 @@ class JitEngine:
         # an entry, the newer one took it over (regrown from part of the other, say), and the
         # older one keeps the rest, as when the run ended.
         kept = []
-        keys, due = self.cache.manifest(program_digest)
-        for key in reversed(keys):
+        for key in reversed(self.cache.manifest(program_digest)):
             region = self.cache.load(key)
             if region is None or all(addr in self.translated for addr in region.entries):
                 continue
@@ -845,9 +830,7 @@ class JitEngine:
             key_now = self.cache.key(code, _may_be_rewritten(memory, code), region.entries)
             loaded = self._load_cached(region) if key_now == key else None
             if loaded is not None:
-                installed = self._install(region, loaded, False, newer_first=True)
-                if not self._optimise_due(installed, due.get(key, [])):
-                    self._watch(installed)
+                self._watch(self._install(region, loaded, False, newer_first=True))
                 kept.append(key)
                 self.stats.regions_preloaded += 1
                 # As decoding the blocks would have: a write there must drop this code.
@@ -876,36 +859,6 @@ class JitEngine:
             self.linker.unload(installed.loaded)
             installed.loaded = None
 
-    def _due(self) -> dict[str, list[int]]:
-        """The quick code in the cache that counted enough to be optimised and was not, as the
-        run ended first: key -> the blocks of it to optimise (see _hot_part). The next run
-        optimises them from its start, and if it cannot before its end, then: an optimisation
-        is put off once at most, so that a program whose runs are shorter than LLVM's work
-        gets there too."""
-        counts = self.cpu.hot_counts
-        due = {installed.key: self._hot_part([addr for addr, _ in installed.spans],
-                                             installed.entries)
-               for installed in self.region_of.values()
-               if installed.slot is not None and counts[installed.slot] >= UPGRADE_COUNT}
-        return {key: due[key] for key in self.cached_keys if key in due}
-
-    def _optimise_due(self, installed: _Installed, hot: list[int]) -> bool:
-        """Queue the optimisation of quick code from the cache that an earlier run left due,
-        of the blocks of it that ran often then (see _due), if those are its own; whether it
-        was queued."""
-        spans = {addr for addr, _ in installed.spans}
-        if installed.slot is None or not hot or not spans.issuperset(hot) or \
-                not any(addr in installed.entries for addr in hot):
-            return False
-        blocks = {addr: self.decoder.block(addr) for addr in hot}
-        self.cpu.hot_counts[installed.slot] = UPGRADE_COUNT
-        regrowths = REGROWTHS if len(blocks) < len(spans) else installed.regrowths  # (_prepare)
-        job = _Job(blocks, frozenset(installed.entries), self._exits(blocks), {}, None,
-                   self.opt_level, installed.slot, installed, regrowths)
-        job.put_off = True
-        self._queue(job)
-        return True
-
     def _translate_rest(self, quick: _Installed) -> None:
         """The blocks of quick code that its optimised version left out (see TRIM_RATIO): a
         region of their own, compiled quickly, to replace it (which keeps them until then)."""
@@ -920,8 +873,8 @@ class JitEngine:
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish, so that the cache gets
         them (with no cache, what no thread has started on is dropped, and what one has is
-        not waited for; optimisations are left to the next run, once: see _due), remember
-        the program's regions, and count."""
+        not waited for; quick code not yet due to be optimised is kept as it is), remember the
+        program's regions, and count."""
         self.running = False
         if self.worker is not None and self.cache is None:
             self._drop_waiting()
@@ -930,6 +883,8 @@ class JitEngine:
                 self.wakeup.notify()
             self.worker = None
             self._install_finished()
+        if self.cache is not None:
+            self._optimise_cached()  # what got hot since the compiling thread last looked
         while self.worker is not None:
             self._compile_all()
             # Hot blocks that waited for the region that branches to them: it is regrown now,
@@ -937,9 +892,8 @@ class JitEngine:
             for addr in self.deferred:
                 if not self._compiled(addr):
                     self.translate(addr)
-        self._drop_waiting()
         if self.cache is not None and program_digest:
-            self.cache.save_manifest(program_digest, self.cached_keys, self._due())
+            self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is
                 self.cache.store_program_data(program_digest, "blocks", self.decoder.export())
             if self.python.compiled:
