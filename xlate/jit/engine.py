@@ -326,8 +326,9 @@ class JitEngine:
 
     def _translate_region(self, guest_addr: int, blocks: dict[int, Block], entries: list[int],
                           likely: dict[int, list[int]], replaces: _Installed | None,
-                          regrowths: int) -> None:
-        """Install the region from the code cache, or compile it (see translate)."""
+                          regrowths: int, build_later: bool = False) -> None:
+        """Install the region from the code cache, or compile it (see translate); with
+        build_later, its IR is built by the thread that compiles it (see _prepare)."""
         # The IR is built here, holding the GIL; LLVM's work, which releases it, is the job's.
         started = time.perf_counter()
         code, check_stores, key = self._code(blocks, entries)
@@ -337,14 +338,17 @@ class JitEngine:
             self._watch(self._install(region, loaded, True, replaces, regrowths))
             self.stats.translate_seconds += time.perf_counter() - started
             return
-        work = self._work_for(guest_addr, blocks, code, check_stores, key, likely, entries)
+        work = None if build_later else \
+            self._work_for(guest_addr, blocks, code, check_stores, key, likely, entries)
         self.stats.translate_seconds += time.perf_counter() - started
         if not self.threshold:
             self._keep(*self._compile(*work, self.opt_level, None), None, 0)
             return
         slot = (guest_addr ^ guest_addr >> 10) % lib.XLATE_HOT_SLOTS
-        self._queue(_Job(blocks, frozenset(entries), self._exits(blocks), likely, work,
-                         QUICK_LEVEL, slot, replaces, regrowths))
+        job = _Job(blocks, frozenset(entries), self._exits(blocks), likely, work, QUICK_LEVEL,
+                   slot, replaces, regrowths)
+        job.prepared = not build_later
+        self._queue(job)
 
     def _code(self, blocks: dict[int, Block],
               entries: list[int]) -> tuple[list[tuple[int, bytes]], bool, str]:
@@ -401,13 +405,14 @@ class JitEngine:
                          self.opt_level, installed.slot, installed, installed.regrowths))
 
     def _prepare(self, job: _Job) -> None:
-        """Make an optimisation's work: its region cut down to the blocks that its quick code
-        runs often (see _hot_part), as IR. On whichever thread compiles it (the IR of the
-        region's hot part is built there, holding the GIL, while the guest runs quick code)."""
+        """Make the work of an optimisation, or of the rest of one (see _translate_rest): the
+        optimisation's region cut down to the blocks that its quick code runs often (see
+        _hot_part), as IR. On whichever thread compiles it (the IR is built there, holding the
+        GIL, while the guest runs quick code)."""
         if job.prepared:
             return
         job.prepared = True
-        hot = self._hot_part(job)
+        hot = job.blocks if job.level == QUICK_LEVEL else self._hot_part(job)
         if len(hot) < len(job.blocks):  # what it is compiled from now (see invalidate); the
             job.blocks, job.regrowths = hot, REGROWTHS  # rest gets a region of its own
         elif job.work is not None:
@@ -861,14 +866,17 @@ class JitEngine:
 
     def _translate_rest(self, quick: _Installed) -> None:
         """The blocks of quick code that its optimised version left out (see TRIM_RATIO): a
-        region of their own, compiled quickly, to replace it (which keeps them until then)."""
+        region of their own, compiled quickly, to replace it (which keeps them until then). Its
+        IR is built by the compiling thread: it is cold code, which the quick code runs
+        meanwhile."""
         entries = [addr for addr in quick.entries if self.region_of.get(addr) is quick]
         quick.regrowing = True
         # The slot counted the code that was optimised: the rest starts counting afresh.
         self.cpu.hot_counts[quick.slot] = 0
         blocks = {addr: self.decoder.block(addr) for addr in entries}
         likely = {addr: self._likely_targets(addr) for addr in entries}
-        self._translate_region(entries[0], blocks, entries, likely, quick, quick.regrowths)
+        self._translate_region(entries[0], blocks, entries, likely, quick, quick.regrowths,
+                               build_later=True)
 
     def finish(self, program_digest: str) -> None:
         """At the end of a run: let compilations under way finish, so that the cache gets
