@@ -391,7 +391,8 @@ TRANSCENDENTAL = {  # ST(0), ST(1) operands within the domain the manual defines
     "f2xm1": (f80_between(BIAS - 1) | st.sampled_from((f80(0, BIAS, INT_BIT),
                                                        f80(1, BIAS, INT_BIT))), f80_values()),
     "fyl2x": (f80_values(), f80_values()),
-    # (Not ST(0) infinite: Intel's CPUs give y * log2(inf) for +inf, xlate invalid, as AMD's.)
+    # (Not ST(0) infinite: the Intel CPU the tests ran on gives y * log2(inf) for +inf, with no
+    # invalid-operation flag; xlate raises invalid, as the AMD CPU it was written on does.)
     "fyl2xp1": (f80_between(BIAS - 3).filter(lambda v: v & ~SIGN != f80(0, 0x7FFF, INT_BIT)),
                 f80_values()),
     "fpatan": (f80_values(), f80_values()),
