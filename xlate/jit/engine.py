@@ -317,8 +317,10 @@ class JitEngine:
                 for b in self._small_function(a) if self._compiled(a) else ():
                     heapq.heappush(pending, (-self.runs.get(b, 0), True, b))
             following = successors(block)
-            # A copy goes on to the copied function's blocks, not to where it returns.
-            copies = set(following) - set(called) if copy else set()
+            # A copy goes on to the copied function's blocks (through a PLT entry, say), not
+            # to where it returns.
+            copies = set(following + self._jumps(block, likely[addr])) - set(called) \
+                if copy else set()
             for a in following + likely[addr]:
                 if a not in blocks and self._may_follow(a):
                     heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
@@ -578,8 +580,16 @@ class JitEngine:
                 return []
             found.append(addr)
             block = self.decoder.block(addr)
-            pending.extend(a for a in successors(block) if a not in callees(block, []))
+            onward = successors(block) + self._jumps(block, self._likely_targets(addr))
+            pending.extend(a for a in onward if a not in callees(block, []))
         return found
+
+    @staticmethod
+    def _jumps(block: Block, likely: list[int]) -> list[int]:
+        """Where the block's computed jump, if it ends in one that is not a call or a return
+        (a PLT entry's, a switch's), went most: likely, its _likely_targets."""
+        last = block.insns[-1] if block.insns else None
+        return likely if last is not None and last.name == "jmp" and ends_indirect(block) else []
 
     def _likely_targets(self, addr: int) -> list[int]:
         """Where the computed jump that ends the block at addr went most often."""
