@@ -54,6 +54,10 @@ class Mapping:
         self.name = name
 
 
+def _alike(a: Mapping, b: Mapping) -> bool:
+    return a.prot == b.prot and a.name == b.name
+
+
 def _host_prot(prot: int) -> int:
     host = 0
     if prot & (PROT_READ | PROT_EXEC):
@@ -171,8 +175,7 @@ class AddressSpace:
         if result == ffi.cast("void *", -1):
             raise GuestMemoryError(ffi.errno, "mmap failed")
         self._carve(guest_addr, guest_addr + size)
-        bisect.insort(self.mappings, Mapping(guest_addr, guest_addr + size, prot, name),
-                      key=lambda m: m.start)
+        self._insert(Mapping(guest_addr, guest_addr + size, prot, name))
         return guest_addr
 
     def unmap(self, guest_addr: int, size: int) -> None:
@@ -197,27 +200,40 @@ class AddressSpace:
             raise GuestMemoryError(errno.ENOMEM, "mprotect of unmapped memory")
         if lib.mprotect(self._host(guest_addr), size, _host_prot(prot)):
             raise GuestMemoryError(ffi.errno, "mprotect failed")
-        pieces = self._carve(guest_addr, end)
-        for piece in pieces:
+        for piece in self._carve(guest_addr, end):
             piece.prot = prot
-            bisect.insort(self.mappings, piece, key=lambda m: m.start)
+            self._insert(piece)
 
     def _carve(self, start: int, end: int) -> list[Mapping]:
         """Remove [start, end) from the mapping list; return the removed pieces."""
-        kept: list[Mapping] = []
+        mappings = self.mappings
+        # (Sorted by start, and not overlapping: sorted by end too.)
+        first = bisect.bisect_right(mappings, start, key=lambda m: m.end)
+        last = bisect.bisect_left(mappings, end, lo=first, key=lambda m: m.start)
+        kept: list[Mapping] = []  # what is left of the first and the last, in order
         removed: list[Mapping] = []
-        for m in self.mappings:
-            if m.end <= start or m.start >= end:
-                kept.append(m)
-                continue
+        for m in mappings[first:last]:
             if m.start < start:
                 kept.append(Mapping(m.start, start, m.prot, m.name))
             if m.end > end:
                 kept.append(Mapping(end, m.end, m.prot, m.name))
             removed.append(Mapping(max(m.start, start), min(m.end, end), m.prot, m.name))
-        kept.sort(key=lambda m: m.start)
-        self.mappings = kept
+        mappings[first:last] = kept
         return removed
+
+    def _insert(self, new: Mapping) -> None:
+        """Put a mapping in the list, in a free range, joined to the neighbours it continues
+        (the same permissions and name), as the kernel merges areas: a heap grown by brk a page
+        at a time stays one mapping, and the list short."""
+        mappings = self.mappings
+        i = bisect.bisect_left(mappings, new.start, key=lambda m: m.start)
+        # (Replaced rather than changed: a mapping that find() gave stays as it was.)
+        if i < len(mappings) and mappings[i].start == new.end and _alike(mappings[i], new):
+            new = Mapping(new.start, mappings.pop(i).end, new.prot, new.name)
+        if i and mappings[i - 1].end == new.start and _alike(mappings[i - 1], new):
+            mappings[i - 1] = Mapping(mappings[i - 1].start, new.end, new.prot, new.name)
+        else:
+            mappings.insert(i, new)
 
     def _check_range(self, guest_addr: int, size: int) -> None:
         if guest_addr % PAGE or size <= 0 or guest_addr + size > GUEST_SPACE:
