@@ -6,6 +6,8 @@
  * copied out rather than cast in place (the image may be unaligned), and anything this loader
  * does not know is an error, never a guess.  Relocation types are the host's: a port adds its
  * relocator next to relocate_x86_64. */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <elf.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -418,4 +420,19 @@ void xlate_object_free(xlate_object *object)
     if (object->host_base)
         munmap(object->host_base, object->host_size);
     free(object);
+}
+
+void *xlate_runtime_symbol(const char *name)
+{
+    /* Looked up in this shared object, the extension module, which Python loads with its
+     * symbols local to it: its handle, from where one of its functions is. */
+    Dl_info info;
+    if (!dladdr((void *)xlate_runtime_symbol, &info) || !info.dli_fname)
+        return NULL;
+    void *module = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (!module)
+        return NULL;
+    void *address = dlsym(module, name);
+    dlclose(module); /* (NOLOAD: only the count its dlopen added) */
+    return address;
 }

@@ -286,3 +286,7 @@ xlate_object *xlate_object_load(const void *image, uint64_t image_size, const ch
                                 const xlate_symbol *symbols, uint64_t symbol_count, char *error,
                                 uint64_t error_size);
 void xlate_object_free(xlate_object *object);
+/* The host address of the runtime's function called name, for generated code to call: the
+ * function itself, where cffi's ffi.addressof gives a wrapper that calls it (an extra call and
+ * return a helper call, 3% of a run that divides 128-bit numbers).  NULL if it has none. */
+void *xlate_runtime_symbol(const char *name);

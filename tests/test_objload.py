@@ -203,3 +203,19 @@ def test_random_damage_never_crashes(obj, linker):
             linker.unload(linker.load(bytes(data), "entry"))
         except ObjectLoadError as e:
             assert str(e)
+
+
+def test_helpers_are_linked_at_their_own_address():
+    """Generated code calls a helper where it is, not through the wrapper that cffi's
+    ffi.addressof gives (a call and a return more for each)."""
+    from xlate.runtime import lib
+    address = lib.xlate_runtime_symbol(b"xlate_pure_div")
+    wrapper = ffi.cast("void *", ffi.addressof(lib, "xlate_pure_div"))
+    assert address != ffi.NULL and address != wrapper
+    divide = ffi.cast("uint64_t (*)(uint64_t, uint64_t, uint64_t, uint64_t *)", address)
+    out = ffi.new("uint64_t[2]")
+    assert divide(1, 5, 3, out) == 0
+    assert (out[0], out[1]) == divmod(1 << 64 | 5, 3)
+    assert lib.xlate_runtime_symbol(b"xlate_no_such_helper") == ffi.NULL
+    Linker()
+    assert {ffi.string(s.name): s.address for s in Linker._symbols}[b"xlate_pure_div"] == address

@@ -38,8 +38,11 @@ class Linker:
 
     @staticmethod
     def _table(extra: dict[str, object]) -> None:
-        addresses = {name: ffi.cast("void *", ffi.addressof(lib, name))
+        addresses = {name: lib.xlate_runtime_symbol(name.encode())
                      for name in RUNTIME_SYMBOLS} | extra
+        missing = [name for name, address in addresses.items() if address == ffi.NULL]
+        if missing:
+            raise ObjectLoadError(f"the runtime has no {', '.join(missing)}")
         Linker._names = [ffi.new("char[]", name.encode()) for name in addresses]
         Linker._symbols = ffi.new("xlate_symbol[]", len(addresses))
         for symbol, cname, address in zip(Linker._symbols, Linker._names, addresses.values(),
