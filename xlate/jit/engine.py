@@ -586,8 +586,8 @@ class JitEngine:
 
     @staticmethod
     def _jumps(block: Block, likely: list[int]) -> list[int]:
-        """Where the block's computed jump, if it ends in one that is not a call or a return
-        (a PLT entry's, a switch's), went most: likely, its _likely_targets."""
+        """Where the block's computed jump went most (likely: its _likely_targets), if it ends
+        in one that is not a call or a return: a PLT entry's, a switch's."""
         last = block.insns[-1] if block.insns else None
         return likely if last is not None and last.name == "jmp" and ends_indirect(block) else []
 
