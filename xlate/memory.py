@@ -118,12 +118,7 @@ class AddressSpace:
     def unmark_code(self, start: int, end: int) -> None:
         """Note that [start, end) holds no translated code any more."""
         code_pages = self.code_pages
-        first, last = start // PAGE, (end + PAGE - 1) // PAGE
-        # Only from its first marked page to its last: a range unmapped can be a large buffer
-        # (50 MB, 12,800 pages, 9 ms a page at a time), and holds no code most often.
-        marks = ffi.buffer(code_pages + first, last - first)[:]
-        skipped = len(marks) - len(marks.lstrip(b"\0"))
-        for page in range(first + skipped, first + len(marks.rstrip(b"\0"))):
+        for page in self._marked_pages(start, end):
             if code_pages[page] & lib.XLATE_CODE_ARMED:
                 m = self.find(page * PAGE)
                 if m is not None:
@@ -138,7 +133,16 @@ class AddressSpace:
 
     def holds_code(self, start: int, end: int) -> bool:
         return any(self.code_pages[page] & lib.XLATE_CODE_HERE
-                   for page in range(start // PAGE, (end + PAGE - 1) // PAGE))
+                   for page in self._marked_pages(start, end))
+
+    def _marked_pages(self, start: int, end: int) -> range:
+        """The pages of [start, end) from the first that code_pages marks to the last: a range
+        can be a large buffer (50 MB, 12,800 pages, 9 ms to look at one at a time), and holds
+        no code most often."""
+        first, last = start // PAGE, (end + PAGE - 1) // PAGE
+        marks = ffi.buffer(self.code_pages + first, last - first)[:]
+        skipped = len(marks) - len(marks.lstrip(b"\0"))
+        return range(first + skipped, first + len(marks.rstrip(b"\0")))
 
     def __del__(self) -> None:
         self.close()
