@@ -4,7 +4,6 @@ program does."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -14,16 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.program_build import build
 from xlate.jit import cache as code_cache
 from xlate.jit.cache import CodeCache, RegionCode
 from xlate.machine import Machine
 from xlate.memory import PROT_EXEC
 
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("xlate_cache_test_build",
-                                               REPO / "tests/programs/build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
 
 
 @pytest.fixture(scope="module")

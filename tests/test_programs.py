@@ -5,7 +5,6 @@ bytes and exit status for the same argv, environment and stdin."""
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.program_build import build
+
 REPO = Path(__file__).resolve().parent.parent
 
-# Loaded by path rather than imported, because tests/programs is not a package and a top-level
-# module named "build" would clash with the PyPA package of that name.
-_spec = importlib.util.spec_from_file_location(
-    "xlate_test_programs_build", REPO / "tests/programs/build.py"
-)
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
 
 # How xlate runs: the JIT (tiered, cold cache), the interpreter, and for one toolchain also the
 # JIT compiling everything on first use (no interpreter at all) and the JIT with a warm code cache.

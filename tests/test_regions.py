@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-from pathlib import Path
 
+from tests.program_build import build
 from xlate.decoder import ends_indirect
 from xlate.machine import Machine
-
-REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("xlate_regions_test_build",
-                                               REPO / "tests/programs/build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
 
 
 def test_a_copied_function_takes_in_what_its_plt_entry_jumps_to(tmp_path, capfd):
