@@ -302,6 +302,8 @@ class Decoder:
         self.adopted: dict[int, bytes] = {}
         self._exported_operands: list[tuple] = []
         self._operands: list[Operand | None] = []
+        # The adopted blocks' operand lists, by their numbers: instructions repeat them.
+        self._operand_lists: dict[tuple[int, ...], tuple[Operand, ...]] = {}
 
     def block(self, address: int) -> Block:
         """The block that starts at the guest address, decoded on first use."""
@@ -348,6 +350,7 @@ class Decoder:
             table, adopted = [], {}
         self.adopted, self._exported_operands = adopted, table
         self._operands = [None] * len(table)
+        self._operand_lists = {}
 
     def _adopted_operand(self, number: int) -> Operand:
         """The adopted blocks' operand of that number."""
@@ -361,12 +364,15 @@ class Decoder:
             raw, insns = marshal.loads(known)
             if self.memory.read(start, len(raw), PROT_EXEC) != raw:
                 return None
-            block, address = Block(start, []), start
+            block, address, lists = Block(start, []), start, self._operand_lists
             for size, name, ops, rep, lock, addr32, text in insns:
                 if address in self.stops and block.insns:
                     return None  # the embedder stops here: the block would end before it
+                operands = lists.get(ops)
+                if operands is None:
+                    operands = lists[ops] = tuple(map(self._adopted_operand, ops))
                 offset = address - start
-                block.insns.append(Insn(address, size, name, tuple(map(self._adopted_operand, ops)),
+                block.insns.append(Insn(address, size, name, operands,
                                         raw[offset:offset + size], rep, lock, addr32, text))
                 address += size
             return block if address == start + len(raw) else None
