@@ -149,14 +149,16 @@ def test_table_lookups_read_what_the_cpu_reads(engine):
     check_cases(engine, table_lookups(), 60)
 
 
+# Wild branch targets: canonical ones, unmapped in both worlds (the last beyond xlate's guest
+# space), and others.
+WILD_TARGETS = {True: (0x1000, DATA_ADDR - 0x1000, DATA_ADDR + DATA_SIZE, 0x7FFF_FFFF_FFFF),
+                False: (1 << 47, 0xDEAD_BEEF_0000_0000, 0xBFB1_8F5E_CE18_7157)}
+
+
 @st.composite
 def wild_branches(draw: st.DrawFn, canonical: bool) -> object:
     ops = Operands(draw, stack=True, avoid=frozenset({"rsp", "r11"}))
-    if canonical:  # unmapped in both worlds; the last beyond xlate's guest space
-        target = draw(st.sampled_from(
-            (0x1000, DATA_ADDR - 0x1000, DATA_ADDR + DATA_SIZE, 0x7FFF_FFFF_FFFF)))
-    else:
-        target = draw(st.sampled_from((1 << 47, 0xDEAD_BEEF_0000_0000, 0xBFB1_8F5E_CE18_7157)))
+    target = draw(st.sampled_from(WILD_TARGETS[canonical]))
     slot = ops.address(8)
     ops.poke(slot, target.to_bytes(8, "little"))
     ops.poke(STACK, target.to_bytes(8, "little"))
@@ -179,6 +181,23 @@ def test_branches_to_non_canonical_addresses_fault_at_the_branch(engine):
 def test_branches_to_unmapped_addresses_fault_at_the_target(engine):
     # SIGSEGV (not SIGILL) with rip at the target, the branch itself done.
     check_cases(engine, wild_branches(canonical=True), 30)
+
+
+@st.composite
+def wild_returns(draw: st.DrawFn, canonical: bool) -> object:
+    """A call to code that puts a wild return address in place of its own and returns: the
+    JIT compiles the return in a region with the call's return site, which it branches to
+    directly when the address is that one (a switch), and through the jump cache else."""
+    ops = Operands(draw, stack=True, avoid=frozenset({"rsp", "r11"}))
+    target = draw(st.sampled_from(WILD_TARGETS[canonical]))
+    return ops.case("call 1f\njmp 2f\n1: mov qword ptr [rsp], r11\nret\n2: nop", r11=target)
+
+
+@engines
+def test_returns_from_a_region_to_wild_addresses_fault_as_the_cpu_does(engine):
+    # At the ret (rsp as it was) where not canonical, at the target (popped) where unmapped.
+    check_cases(engine, st.one_of(wild_returns(canonical=False), wild_returns(canonical=True)),
+                20)
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,
