@@ -18,7 +18,6 @@ that it starts from the code cache, as a user's second run does. Neither touches
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import random
 import re
@@ -31,16 +30,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.program_build import build as programs_build
+
 REPO = Path(__file__).resolve().parent.parent
 BUILD_DIR = Path(__file__).resolve().parent / ".build"
-
-# Loaded by path, as the tests do: tests/programs is not a package, and a top-level module named
-# "build" would clash with the PyPA package of that name.
-_spec = importlib.util.spec_from_file_location(
-    "xlate_bench_programs_build", REPO / "tests/programs/build.py"
-)
-programs_build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(programs_build)
 
 RUNNERS = ("native", "qemu", "interp", "jit-cold", "jit-warm")
 JIT_RUNNERS = ("jit-cold", "jit-warm")  # both run `xlate run --engine jit`; only the cache differs
