@@ -161,7 +161,26 @@ void xlate_clear_stop(xlate_cpu *cpu, int32_t bits)
     __atomic_fetch_and(&cpu->stop_request, ~bits, __ATOMIC_SEQ_CST);
 }
 
-int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
+/* A block's threaded code, with its header (see XLATE_THREADED_HEADER): counted, and where
+ * its computed jump went noted. */
+static int run_threaded(xlate_cpu *cpu, uint64_t *program)
+{
+    program[XLATE_THREADED_RUNS]++;
+    cpu->threaded_entries++;
+    int rc = xlate_threaded_exec(cpu, program + XLATE_THREADED_HEADER);
+    if (program[XLATE_THREADED_INDIRECT] && rc == XLATE_EXIT_NEXT) {
+        uint64_t *targets = program + XLATE_THREADED_TARGETS;
+        for (int i = 0; i < 2 * XLATE_THREADED_TARGET_SLOTS; i += 2)
+            if (targets[i] == cpu->rip || !targets[i + 1]) {
+                targets[i] = cpu->rip;
+                targets[i + 1]++;
+                break;
+            }
+    }
+    return rc;
+}
+
+int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map, xlate_code_map *threaded)
 {
     volatile int rc = XLATE_EXIT_NEXT;
     cpu->jump_cache = xlate_code_map_jump_cache(map);
@@ -181,16 +200,29 @@ int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map)
                     break;
                 }
                 xlate_block_fn fn = (xlate_block_fn)xlate_code_map_lookup(map, cpu->rip);
-                if (!fn) {
-                    rc = XLATE_EXIT_MISS;
-                    break;
+                if (fn) {
+                    cpu->compiled_entries++;
+                    rc = fn(cpu, cpu->mem_base);
+                } else {
+                    uint64_t *program = xlate_code_map_lookup(threaded, cpu->rip);
+                    if (!program || program[XLATE_THREADED_RUNS] >= program[XLATE_THREADED_LIMIT]) {
+                        rc = XLATE_EXIT_MISS;
+                        break;
+                    }
+                    rc = run_threaded(cpu, program);
                 }
-                cpu->compiled_entries++;
-                rc = fn(cpu, cpu->mem_base);
                 if (rc == XLATE_EXIT_SYSCALL && cpu->c_syscalls && xlate_syscall(cpu))
                     rc = XLATE_EXIT_NEXT;
             }
         }))
+        return XLATE_EXIT_FAULT;
+    return rc;
+}
+
+int xlate_threaded_run(xlate_cpu *cpu, const uint64_t *program)
+{
+    volatile int rc = XLATE_EXIT_NEXT;
+    if (GUARDED(cpu, rc = xlate_threaded_exec(cpu, program)))
         return XLATE_EXIT_FAULT;
     return rc;
 }

@@ -32,6 +32,9 @@ static inline uint32_t xlate_cc_op(uint32_t kind, uint64_t size)
 
 int xlate_note_code_write(xlate_cpu *cpu, uint64_t guest_addr, uint64_t size);
 
+/* Run a block's threaded code (csrc/threaded.c) under the caller's fault guard. */
+int xlate_threaded_exec(xlate_cpu *cpu, const uint64_t *program);
+
 /* xlate_host for an access that writes, at most a page long: notes a write to translated code.
  * As in generated code, the mark of the first page is the probe (it covers the next page too),
  * and xlate_note_code_write decides. */

@@ -130,6 +130,7 @@ typedef struct xlate_cpu {
     /* How often quickly compiled code runs each block, one slot a block (shared where slots
      * collide): which of a region's blocks to optimise. */
     uint64_t block_counts[XLATE_BLOCK_SLOTS];
+    uint64_t threaded_entries; /* times the dispatch loop ran threaded code */
 } xlate_cpu;
 
 /* Compiled block: returns an XLATE_EXIT_* code, with cpu->rip set to where the guest goes next. */
@@ -149,8 +150,9 @@ void *xlate_code_map_lookup(xlate_code_map *map, uint64_t guest_addr);
 void xlate_code_map_remove_range(xlate_code_map *map, uint64_t start, uint64_t end);
 xlate_jump_entry *xlate_code_map_jump_cache(xlate_code_map *map);
 
-/* Run compiled code from cpu->rip until something needs the Python side. */
-int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map);
+/* Run compiled code from cpu->rip until something needs the Python side; where map has no
+ * code, the threaded code that `threaded` maps to (see XLATE_THREADED_HEADER), if any. */
+int xlate_dispatch(xlate_cpu *cpu, xlate_code_map *map, xlate_code_map *threaded);
 /* Set or clear XLATE_STOP_* bits, atomically: other threads and the fault handler set them. */
 void xlate_request_stop(xlate_cpu *cpu, int32_t bits);
 void xlate_clear_stop(xlate_cpu *cpu, int32_t bits);
@@ -290,3 +292,72 @@ void xlate_object_free(xlate_object *object);
  * function itself, where cffi's ffi.addressof gives a wrapper that calls it (an extra call and
  * return a helper call, 3% of a run that divides 128-bit numbers).  NULL if it has none. */
 void *xlate_runtime_symbol(const char *name);
+/* Threaded code (csrc/threaded.c, built by xlate/threaded.py): a block as an array of 64-bit
+ * words that the C runtime runs, without compiling anything for the block. Words 0 and 1: the
+ * number of temporaries and of constants; then each constant as its temporary and its value;
+ * then the operations. An operation is one word, op | bits << 8 | d << 16 | a << 32 |
+ * b << 48 (d a result temporary, a and b operand temporaries, bits the operation's width;
+ * values are kept masked to their width), and for some an extra word, as noted. */
+#define XLATE_OP_ADD 1
+#define XLATE_OP_SUB 2
+#define XLATE_OP_MUL 3
+#define XLATE_OP_AND 4
+#define XLATE_OP_OR 5
+#define XLATE_OP_XOR 6
+#define XLATE_OP_NOT 7
+#define XLATE_OP_NEG 8
+#define XLATE_OP_SHL 9
+#define XLATE_OP_LSHR 10
+#define XLATE_OP_ASHR 11
+#define XLATE_OP_UDIV 12
+#define XLATE_OP_UREM 13
+#define XLATE_OP_SDIV 14
+#define XLATE_OP_SREM 15
+#define XLATE_OP_SEXT 16       /* from bits to b bits */
+#define XLATE_OP_EQ 17
+#define XLATE_OP_ULT 18
+#define XLATE_OP_SLT 19
+#define XLATE_OP_SELECT 20     /* d = a ? b : extra */
+#define XLATE_OP_CTZ 21
+#define XLATE_OP_CLZ 22
+#define XLATE_OP_POPCOUNT 23
+#define XLATE_OP_BSWAP 24
+#define XLATE_OP_GET_GPR 25    /* d = gpr[a] */
+#define XLATE_OP_SET_GPR 26    /* gpr[a] = b */
+#define XLATE_OP_GET_SLOT 27   /* d = flags[a] */
+#define XLATE_OP_SET_FLAG 28   /* flags[a] = b, and the lazy bits in `bits` cleared */
+#define XLATE_OP_GET_FLAG 29   /* d = arithmetic flag a, computed if lazy */
+#define XLATE_OP_SET_CC 30     /* cc_dst, cc_src1, cc_src2 = a, b, d; extra: cc_op | unless << 32
+                                  (unless: a temporary that, when nonzero, skips this; 0xffff
+                                  none) */
+#define XLATE_OP_GET_CC 31     /* d = cc_dst, cc_src1 or cc_src2 for a = 0, 1, 2 */
+#define XLATE_OP_GET_SEGMENT 32 /* d = fs_base (a = 0) or gs_base (1) */
+#define XLATE_OP_LOAD 33       /* d = bits at guest address a */
+#define XLATE_OP_STORE 34      /* bits of b to guest address a */
+#define XLATE_OP_HELPER 35     /* d = the helper numbered extra (a, b) */
+#define XLATE_OP_PURE 36       /* d = pure function, extra: c | function << 16 | out0 << 32 |
+                                  out1 << 48, (a, b, c, out) */
+#define XLATE_OP_INSN 37       /* an instruction starts at guest address extra: rip = extra */
+#define XLATE_OP_EXIT_IF 38    /* if a: stop at the instruction, with exit code b */
+#define XLATE_OP_WRITTEN 39    /* if the instruction wrote to translated code: rip = a, exit
+                                  code XLATE_EXIT_CODE_WRITTEN */
+#define XLATE_OP_END 40        /* rip = a, exit code b */
+#define XLATE_OP_RESULT 41     /* a flag program's value: a */
+#define XLATE_THREADED_FUNCTIONS 64
+/* The words before a block's threaded code in the dispatch loop's map: how often the loop ran
+ * it, and how often it may before it returns to Python instead (XLATE_EXIT_MISS), which
+ * compiles it then; whether it ends in a computed jump, and then where that went, as pairs of
+ * an address and a count (count 0: a free pair). */
+#define XLATE_THREADED_RUNS 0
+#define XLATE_THREADED_LIMIT 1
+#define XLATE_THREADED_INDIRECT 2
+#define XLATE_THREADED_TARGETS 3
+#define XLATE_THREADED_TARGET_SLOTS 4
+#define XLATE_THREADED_HEADER 11
+/* Run a block's threaded code under a fault guard: an exit code, with cpu->rip set. */
+int xlate_threaded_run(xlate_cpu *cpu, const uint64_t *program);
+/* Set up, once a process: the helpers and pure functions that XLATE_OP_HELPER and
+ * XLATE_OP_PURE number, and the program that computes arithmetic flag `flag` (0-5) from a lazy
+ * description whose operation (cc_op's low byte) is op. The arrays must stay. */
+void xlate_threaded_functions(void *const *functions, int count);
+void xlate_threaded_flag_program(int op, int flag, const uint64_t *program);

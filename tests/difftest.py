@@ -12,7 +12,8 @@ from xlate.runtime import ffi
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
 
-# "python": the JIT's Python tier (xlate.pyblocks) for every block, LLVM never.
+# "python": the JIT's cheap tier for every block (threaded code, xlate.threaded, or where it
+# cannot express a block, a Python function, xlate.pyblocks), LLVM never.
 ENGINES = ("interp", "jit", "python")
 
 

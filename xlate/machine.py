@@ -47,8 +47,9 @@ class Stats:
                  regions_regrown: int = 0, regions_optimised: int = 0,
                  seconds_to_first_instruction: float = 0.0) -> None:
         # Optimised code counts nothing (a counter would cost a memory update a block): these
-        # count the interpreter's work, the blocks run as Python functions (xlate.pyblocks) and
-        # how often the dispatch loop entered compiled code.
+        # count the interpreter's work, the blocks run in the cheap tier (as threaded code,
+        # xlate.threaded, or as Python functions, xlate.pyblocks) and how often the dispatch
+        # loop entered compiled code.
         self.instructions_interpreted = instructions_interpreted
         self.blocks_interpreted = blocks_interpreted
         self.python_blocks_run = python_blocks_run
@@ -68,11 +69,11 @@ class Stats:
 
     def report(self) -> str:
         return (f"xlate: {self.instructions_interpreted} guest instructions interpreted "
-                f"({self.blocks_interpreted} blocks), {self.python_blocks_run} blocks run in "
-                f"Python ({self.python_blocks_compiled} compiled), compiled code entered "
-                f"{self.compiled_entries} times, {self.blocks_translated} blocks translated "
-                f"({self.regions_preloaded} regions from the code cache, {self.regions_regrown} "
-                f"regrown, {self.regions_optimised} optimised); "
+                f"({self.blocks_interpreted} blocks), {self.python_blocks_run} blocks run as "
+                f"threaded code or Python ({self.python_blocks_compiled} made), compiled code "
+                f"entered {self.compiled_entries} times, {self.blocks_translated} blocks "
+                f"translated ({self.regions_preloaded} regions from the code cache, "
+                f"{self.regions_regrown} regrown, {self.regions_optimised} optimised); "
                 f"translating {self.translate_seconds:.3f} s (and "
                 f"{self.compile_seconds_background:.3f} s in the background), "
                 f"running {self.run_seconds:.3f} s; "

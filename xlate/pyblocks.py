@@ -1,4 +1,5 @@
-"""Guest blocks compiled to Python functions: the JIT's cheap tier.
+"""The JIT's cheap tier: guest blocks as threaded code (xlate.threaded) where that can express
+them, else compiled to Python functions.
 
 Interpreting an instruction costs microseconds, mostly in the semantics' generality (operand
 kinds, widths, flag descriptions) decided anew each time; LLVM costs milliseconds a block. In
@@ -11,7 +12,10 @@ then runs the block many times faster than the interpreter, and its code object 
 the code cache for later runs.
 
 A block function is `block(cpu, g, f)`, g and f being the cpu's gprs and flag slots as
-memoryviews; it returns an exit code with cpu.rip set, as compiled code does."""
+memoryviews; it returns an exit code with cpu.rip set, as compiled code does. A block's
+threaded code also goes into a map of its own (PyBlocks.threaded_map), through which the
+dispatch loop runs it without coming back to Python, as often as the engine lets it (see
+XLATE_THREADED_LIMIT)."""
 
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ import functools
 import marshal
 import types
 
+from xlate import threaded
 from xlate.builder import Builder, mask
-from xlate.decoder import Block, Insn
+from xlate.decoder import Block, Insn, ends_indirect
 from xlate.interp import InterpBuilder
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_FAULT, EXIT_NEXT, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS, flags
@@ -350,19 +355,41 @@ def block_source(block: Block) -> tuple[str, set[str]] | None:
     return "def block(cpu, g, f):\n" + "\n".join(b.lines) + "\n", b.names
 
 
-def _adopted_code(known, raw: bytes) -> tuple[types.CodeType, tuple[str, ...]] | None:
-    """The code object and C functions of an exported function (see PyBlocks.export), if it
-    was compiled from these code bytes and is sound."""
+def _adopted_code(known, raw: bytes) -> bytes | tuple[types.CodeType, tuple[str, ...]] | None:
+    """What an exported block was made into (see PyBlocks.export): its threaded code, or its
+    function's code object and the C functions that calls; if made from these code bytes and
+    sound."""
     try:
         known_raw, data = known
         if known_raw != raw:
             return None
-        code, names = marshal.loads(data)
+        made = marshal.loads(data)
+        if isinstance(made, bytes) and len(made) % 8 == 0 and made:
+            return made
+        code, names = made
         if isinstance(code, types.CodeType) and all(isinstance(n, str) for n in names):
             return code, tuple(names)
     except (ValueError, EOFError, TypeError):
         pass
     return None
+
+
+def _with_header(program: bytes, indirect: bool):
+    """Threaded code as the dispatch loop's map holds it (see XLATE_THREADED_HEADER)."""
+    header = lib.XLATE_THREADED_HEADER
+    words = ffi.new("uint64_t[]", header + len(program) // 8)
+    words[lib.XLATE_THREADED_INDIRECT] = indirect
+    ffi.memmove(words + header, program, len(program))
+    return words
+
+
+def _threaded_function(code):
+    """A block function (see the module's docstring) that runs threaded code."""
+    run = lib.xlate_threaded_run
+
+    def block(cpu, g, f):
+        return run(cpu, code)
+    return block
 
 
 class PyBlocks:
@@ -378,44 +405,57 @@ class PyBlocks:
                         "CALL": lib.xlate_call_helper, "OUT": ffi.new("uint64_t[2]")}
         self.functions: dict[int, object] = {}  # block address -> function, or None: cannot
         self.ends: dict[int, int] = {}  # block address -> end
-        # Block address -> (its code bytes, the code object, the C functions it calls): what
-        # this run compiled, and what an earlier run did (adopted, until first used).
-        self.code: dict[int, tuple[bytes, object, tuple[str, ...]]] = {}
+        # Block address -> (its code bytes, what it was made into: threaded code, or a code
+        # object and the C functions it calls): what this run made, and what an earlier run
+        # did (adopted, until first used).
+        self.code: dict[int, tuple[bytes, object]] = {}
         self.adopted: dict[int, tuple] = {}  # in export's form
+        # The blocks made into threaded code, and the map through which the dispatch loop
+        # runs them (each entered at most XLATE_THREADED_LIMIT times, 0 until the engine says).
+        self.programs: dict[int, object] = {}
+        self.threaded_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.compiled = 0
 
     def function(self, block: Block):
-        """The block's function: adopted from an earlier run if that compiled these very
-        bytes, else compiled now; None if the block cannot be compiled."""
+        """The block's function: threaded code where the threaded tier covers the block,
+        else compiled to Python; adopted from an earlier run if that made it from these very
+        bytes, else made now; None if the block cannot be compiled."""
         raw = b"".join(insn.raw for insn in block.insns)
         self.ends[block.start] = block.end
         known = self.adopted.pop(block.start, None)
-        adopted = None if known is None or block.undefined_at is not None else \
+        made = None if known is None or block.undefined_at is not None else \
             _adopted_code(known, raw)
-        if adopted is not None:
-            code, names = adopted
-        else:
-            source = block_source(block)
-            if source is None:
-                self.functions[block.start] = None
-                return None
-            text, names = source[0], tuple(sorted(source[1]))
-            code = compile(text, f"<block {block.start:#x}>", "exec")
+        if made is None:
+            made = threaded.program(block)
+            if made is None:
+                source = block_source(block)
+                if source is None:
+                    self.functions[block.start] = None
+                    return None
+                text, names = source[0], tuple(sorted(source[1]))
+                made = compile(text, f"<block {block.start:#x}>", "exec"), names
             self.compiled += 1
-        for name in names:
-            self.globals.setdefault(name, getattr(lib, name))
-        namespace: dict = {}
-        exec(code, self.globals, namespace)
-        function = self.functions[block.start] = namespace["block"]
-        self.code[block.start] = (raw, code, names)
+        if isinstance(made, bytes):
+            threaded.ThreadedRuntime.setup()
+            program = self.programs[block.start] = _with_header(made, ends_indirect(block))
+            lib.xlate_code_map_insert(self.threaded_map, block.start, program)
+            function = _threaded_function(program + lib.XLATE_THREADED_HEADER)
+        else:
+            code, names = made
+            for name in names:
+                self.globals.setdefault(name, getattr(lib, name))
+            namespace: dict = {}
+            exec(code, self.globals, namespace)
+            function = namespace["block"]
+        self.functions[block.start] = function
+        self.code[block.start] = (raw, made)
         return function
 
     def export(self) -> bytes:
-        """The code objects of the blocks compiled so far (and of those adopted and not
+        """What the blocks were made into so far (and those adopted and not
         used), for adopt() in a later run of the same program: each marshalled apart, so that
         the later run unmarshals only those it uses."""
-        made = {start: (raw, marshal.dumps((code, names)))
-                for start, (raw, code, names) in self.code.items()}
+        made = {start: (raw, marshal.dumps(made)) for start, (raw, made) in self.code.items()}
         return marshal.dumps({**self.adopted, **made})
 
     def adopt(self, data: bytes) -> None:
@@ -432,3 +472,5 @@ class PyBlocks:
         for addr in [a for a, a_end in self.ends.items() if a < end and start < a_end]:
             del self.functions[addr], self.ends[addr]
             self.code.pop(addr, None)
+            if self.programs.pop(addr, None) is not None:
+                lib.xlate_code_map_remove_range(self.threaded_map, addr, addr + 1)

@@ -1,5 +1,6 @@
-"""The JIT engine: tiers. New code runs in the interpreter, and as a Python function once it
-has run a few times (xlate.pyblocks); a block entered more than `threshold` times is compiled by
+"""The JIT engine: tiers. New code runs in the interpreter, and once it has run twice, as
+threaded code that the C dispatch loop runs (xlate.threaded; as a Python function, xlate.pyblocks,
+where threaded code cannot express it); a block entered more than `threshold` times is compiled by
 LLVM, together with the already-run blocks it reaches by direct branches, as one region: a
 function whose blocks branch to each other, compiled quickly first and then optimised (see
 QUICK_LEVEL). The C dispatch loop runs compiled code and comes back here on a miss: to run the
@@ -40,10 +41,12 @@ UNTESTED_BATCH_BLOCKS = 4
 # runs, and most blocks never get there. (200 made the first runs of nbody and gzip 10-15% longer,
 # and the second run of malloc 15%, as less of its code was compiled.)
 DEFAULT_THRESHOLD = 50
-# A block that has run this many times (and is not yet compiled by LLVM) is compiled to Python
-# (xlate.pyblocks), which costs about a millisecond and saves tens of microseconds a run.
-
-PYTHON_THRESHOLD = 8
+# A block that has run this many times (and is not yet compiled by LLVM) is made into threaded
+# code (xlate.threaded), which costs about as much as interpreting it once (30 us) and runs in
+# the dispatch loop in a fraction of a microsecond; or, where threaded code cannot express it
+# (vector registers, 128-bit values), compiled to Python (xlate.pyblocks), which costs a third
+# of a millisecond and saves tens of microseconds a run.
+PYTHON_THRESHOLD = 2
 # A region follows a computed jump to this many of the places it went most.
 LIKELY_TARGETS = 4
 # A region takes in a copy of a function it calls that another region has compiled, if the
@@ -218,8 +221,9 @@ class JitEngine:
         cpu, stops, runs = self.cpu, self.decoder.stops, self.runs
         python, gprs, flag_slots = self.python.functions, self.python.gprs, self.python.flags
         indirect, python_threshold = self.indirect, self.python_threshold
+        programs, threaded_map = self.python.programs, self.python.threaded_map
         while True:
-            exit_code = lib.xlate_dispatch(cpu, self.code_map)
+            exit_code = lib.xlate_dispatch(cpu, self.code_map, threaded_map)
             if exit_code != EXIT_MISS:
                 if exit_code == EXIT_FAULT:
                     self._locate_fault()
@@ -233,7 +237,7 @@ class JitEngine:
                 continue
             if rip in stops:
                 return EXIT_STOP
-            count = runs.get(rip, 0)
+            count = self._take_over(rip)
             if count >= self.threshold:
                 if rip not in self.queued:
                     self.translate(rip)
@@ -256,11 +260,39 @@ class JitEngine:
             else:
                 self.blocks_interpreted += 1
                 exit_code = self.interpreter.run_block(self._block(rip))
+            program = programs.get(rip)
+            if program is not None:  # the dispatch loop runs it now, until it is due here
+                left = self.threshold - count - 1
+                program[lib.XLATE_THREADED_LIMIT] = left if left >= 0 else self.threshold
             if exit_code != EXIT_NEXT:
                 return exit_code
             targets = indirect.get(rip)
             if targets is not None:  # where its computed jump went: regions follow it
                 targets[cpu.rip] = targets.get(cpu.rip, 0) + 1
+
+    def _runs(self, addr: int) -> int:
+        """How often the block at addr has run in the lower tiers."""
+        program = self.python.programs.get(addr)
+        runs = self.runs.get(addr, 0)
+        return runs if program is None else runs + program[lib.XLATE_THREADED_RUNS]
+
+    def _take_over(self, addr: int) -> int:
+        """_runs, and from the block's threaded code (on the guest's thread), its count in the
+        dispatch loop and where its computed jump went, which it starts noting afresh."""
+        program = self.python.programs.get(addr)
+        if program is None:
+            return self.runs.get(addr, 0)
+        count = self.runs[addr] = self._runs(addr)
+        program[lib.XLATE_THREADED_RUNS] = 0
+        if program[lib.XLATE_THREADED_INDIRECT]:
+            targets = self.indirect.setdefault(addr, {})
+            pairs = lib.XLATE_THREADED_TARGETS
+            for i in range(pairs, pairs + 2 * lib.XLATE_THREADED_TARGET_SLOTS, 2):
+                target, times = program[i], program[i + 1]
+                if times:
+                    targets[target] = targets.get(target, 0) + times
+                    program[i + 1] = 0
+        return count
 
     def _locate_fault(self) -> None:
         """Point cpu->rip at the faulting guest instruction if compiled code faulted: it does
@@ -315,7 +347,7 @@ class JitEngine:
             called = callees(block, likely[addr])
             for a in called:
                 for b in self._small_function(a) if self._compiled(a) else ():
-                    heapq.heappush(pending, (-self.runs.get(b, 0), True, b))
+                    heapq.heappush(pending, (-self._runs(b), True, b))
             following = successors(block)
             # A copy goes on to the copied function's blocks (through a PLT entry, say), not
             # to where it returns.
@@ -323,7 +355,7 @@ class JitEngine:
                 if copy else set()
             for a in following + likely[addr]:
                 if a not in blocks and self._may_follow(a):
-                    heapq.heappush(pending, (-self.runs.get(a, 0), a in copies, a))
+                    heapq.heappush(pending, (-self._runs(a), a in copies, a))
         self._translate_region(guest_addr, blocks, entries, likely, replaces, regrowths)
 
     def _translate_region(self, guest_addr: int, blocks: dict[int, Block], entries: list[int],
@@ -479,7 +511,7 @@ class JitEngine:
         if not ready:
             return None
         job = max(ready, key=lambda job: (
-            job.level == QUICK_LEVEL, max(self.runs.get(a, 0) for a in job.entries)
+            job.level == QUICK_LEVEL, max(self._runs(a) for a in job.entries)
             if job.level == QUICK_LEVEL else counts[job.slot]))
         self.waiting.remove(job)
         return job
@@ -593,6 +625,7 @@ class JitEngine:
 
     def _likely_targets(self, addr: int) -> list[int]:
         """Where the computed jump that ends the block at addr went most often."""
+        self._take_over(addr)  # (where its threaded code's jump went)
         targets = self.indirect.get(addr)
         if not targets:
             return []
@@ -764,7 +797,7 @@ class JitEngine:
                 if job.level == QUICK_LEVEL and (self.running or self.cache is not None):
                     # What ran in the lower tiers counts too, as it would have in quick code
                     # (and does in the next run, which starts with it).
-                    self.cpu.hot_counts[job.slot] += max(self.runs.get(a, 0) for a in job.blocks)
+                    self.cpu.hot_counts[job.slot] += max(self._runs(a) for a in job.blocks)
                     self._queue_optimising(installed, job.blocks, job.exits, job.likely,
                                            job.work)
 
@@ -918,7 +951,7 @@ class JitEngine:
                 self.cache.store_program_data(program_digest, "python", self.python.export())
         self.stats.instructions_interpreted = self.interpreter.insns_executed
         self.stats.blocks_interpreted = self.blocks_interpreted
-        self.stats.python_blocks_run = self.python_entries
+        self.stats.python_blocks_run = self.python_entries + self.cpu.threaded_entries
         self.stats.python_blocks_compiled = self.python.compiled
         self.stats.compiled_entries = self.cpu.compiled_entries
         self.running = True  # for the next run, if the embedder asks for one

@@ -54,16 +54,17 @@ def _operand(b: Builder, op: Operand, kinds: dict[int, int]) -> tuple[int, Value
     return STI, b.const(op.reg.index, 64)
 
 
-def _call(b: Builder, helper: str, code: int, operand: Value | int = 0) -> Value:
-    if isinstance(operand, int):
-        operand = b.const(operand, 64)
+def _call(b: Builder, helper: str, code: int, operand: Value | None = None) -> Value:
+    """Call an x87 helper with its code and operand (a Value: some engines' Values are ints)."""
+    if operand is None:
+        operand = b.const(0, 64)
     return b.call_helper("x87_" + helper, b.const(code, 64), operand)
 
 
 @semantics("fld", "fild", "fbld", *_CONSTANTS)
 def load(b: Builder, insn: Insn) -> None:
     if insn.name in _CONSTANTS:
-        _call(b, "load", CONST, _CONSTANTS[insn.name])
+        _call(b, "load", CONST, b.const(_CONSTANTS[insn.name], 64))
         return
     if insn.name == "fbld":
         _call(b, "load", M80BCD, b.address(insn.op(0)))
@@ -148,7 +149,7 @@ def stack(b: Builder, insn: Insn) -> None:
     index = 0
     if insn.name in ("fxch", "ffree", "ffreep"):
         index = _escape(insn)[1] & 7
-    _call(b, "stack", _STACK[insn.name], index)
+    _call(b, "stack", _STACK[insn.name], b.const(index, 64))
 
 
 _FCMOV_FLAGS = {"b": ("cf",), "e": ("zf",), "be": ("cf", "zf"), "u": ("pf",)}
