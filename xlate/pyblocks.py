@@ -374,15 +374,6 @@ def _adopted_code(known, raw: bytes) -> bytes | tuple[types.CodeType, tuple[str,
     return None
 
 
-def _with_header(program: bytes, indirect: bool):
-    """Threaded code as the dispatch loop's map holds it (see XLATE_THREADED_HEADER)."""
-    header = lib.XLATE_THREADED_HEADER
-    words = ffi.new("uint64_t[]", header + len(program) // 8)
-    words[lib.XLATE_THREADED_INDIRECT] = indirect
-    ffi.memmove(words + header, program, len(program))
-    return words
-
-
 def _threaded_function(code):
     """A block function (see the module's docstring) that runs threaded code."""
     run = lib.xlate_threaded_run
@@ -437,7 +428,7 @@ class PyBlocks:
             self.compiled += 1
         if isinstance(made, bytes):
             threaded.ThreadedRuntime.setup()
-            program = self.programs[block.start] = _with_header(made, ends_indirect(block))
+            program = self.programs[block.start] = threaded.with_header(made, ends_indirect(block))
             lib.xlate_code_map_insert(self.threaded_map, block.start, program)
             function = _threaded_function(program + lib.XLATE_THREADED_HEADER)
         else:

@@ -9,8 +9,9 @@ instruction finds the state as the interpreter would leave it. The flags of an o
 the block describes itself are computed from its values; others from the cpu struct's lazy
 description, by a flag program made once a process from the same formulas.
 
-Blocks whose semantics need what the operations do not have (vector registers, values wider
-than 64 bits) are left to the Python tier (xlate.pyblocks)."""
+Blocks whose semantics need what the operations do not have (vector registers, whose
+primitives Builder leaves unimplemented, values wider than 64 bits) are left to the Python tier
+(xlate.pyblocks)."""
 
 from __future__ import annotations
 
@@ -126,11 +127,6 @@ class ThreadedBuilder(Builder):
 
     def set_gpr(self, index: int, value: int) -> None:
         self._op(lib.XLATE_OP_SET_GPR, 64, 0, index, value)
-
-    def get_xmm(self, index: int) -> int:
-        raise Unsupported("xmm registers")
-
-    set_xmm = get_mxcsr = set_mxcsr = get_xmm
 
     def get_segment_base(self, segment: str) -> int:
         return self._value(lib.XLATE_OP_GET_SEGMENT, 64, _SEGMENTS[segment])
@@ -249,7 +245,22 @@ def program(block: Block) -> bytes | None:
         return None
 
 
-def _flag_programs() -> list[bytes]:
+def _words(program: bytes, header: int = 0):
+    """Threaded code in memory that C reads, after `header` words of zeros."""
+    words = ffi.new("uint64_t[]", header + len(program) // 8)
+    ffi.memmove(words + header, program, len(program))
+    return words
+
+
+def with_header(program: bytes, indirect: bool):
+    """Threaded code as the dispatch loop's map holds it (see XLATE_THREADED_HEADER), for a
+    block that ends in a computed jump or not."""
+    words = _words(program, lib.XLATE_THREADED_HEADER)
+    words[lib.XLATE_THREADED_INDIRECT] = indirect
+    return words
+
+
+def _flag_programs() -> list:
     """The programs that compute each lazily described arithmetic flag from cc_dst, cc_src1
     and cc_src2, registered with the runtime (the list keeps them alive)."""
     kept = []
@@ -261,7 +272,7 @@ def _flag_programs() -> list[bytes]:
             if value is None:
                 continue
             b._op(lib.XLATE_OP_RESULT, 0, 0, value)
-            code = ffi.new("uint64_t[]", array("Q", b.program()).tolist())
+            code = _words(b.program())
             lib.xlate_threaded_flag_program(op, flag, code)
             kept.append(code)
     return kept

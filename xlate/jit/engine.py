@@ -279,10 +279,11 @@ class JitEngine:
     def _take_over(self, addr: int) -> int:
         """_runs, and from the block's threaded code (on the guest's thread), its count in the
         dispatch loop and where its computed jump went, which it starts noting afresh."""
+        count = self._runs(addr)
         program = self.python.programs.get(addr)
         if program is None:
-            return self.runs.get(addr, 0)
-        count = self.runs[addr] = self._runs(addr)
+            return count
+        self.runs[addr] = count
         program[lib.XLATE_THREADED_RUNS] = 0
         if program[lib.XLATE_THREADED_INDIRECT]:
             targets = self.indirect.setdefault(addr, {})
