@@ -54,6 +54,10 @@ class Compiler:
         tm = self._target_machine(opt_level)
         parsed = llvm.parse_assembly(module)
         parsed.verify()
+        # The target's layout, which names its legal integer types: without it InstCombine
+        # takes every integer phi (a region has one per guest register a block carries) for
+        # an illegal one and tries to slice it up, a third of O2's time on printf's code.
+        parsed.data_layout, parsed.triple = str(tm.target_data), tm.triple
         if opt_level:
             pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
             pb = llvm.create_pass_builder(tm, pto)
