@@ -54,6 +54,10 @@ def regrown(proc: subprocess.CompletedProcess) -> int:
     return int(re.search(rb"code cache, (\d+) regrown", proc.stderr).group(1))
 
 
+def interpreted(proc: subprocess.CompletedProcess) -> int:
+    return int(re.search(rb"(\d+) guest instructions interpreted", proc.stderr).group(1))
+
+
 def optimised(proc: subprocess.CompletedProcess) -> int:
     return int(re.search(rb"regrown, (\d+) optimised\)", proc.stderr).group(1))
 
@@ -223,20 +227,37 @@ def test_a_region_keeps_the_entries_a_newer_one_did_not_take(program, native, tm
     assert b"translating 0.000 s" in warm.stderr
 
 
-def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path):
-    """The pages of preloaded code are marked as code, as decoding it would mark them: a guest
-    that patches a hot function (on a page with no other code) runs the patched code."""
+@pytest.mark.parametrize("threshold", [None, "1000000000"], ids=["regions", "threaded"])
+def test_code_from_the_cache_is_dropped_when_the_guest_writes_over_it(tmp_path, threshold):
+    """The pages of preloaded code (regions, or with a threshold nothing reaches, threaded
+    code installed without decoding) are marked as code, as decoding it would mark them: a
+    guest that patches a hot function (on a page with no other code) runs the patched code."""
     guest = tmp_path / "patch_text"
     subprocess.run(["gcc", "-O2", "-static", "-o", str(guest),
                     str(REPO / "tests/guests/patch_text.c")], check=True, capture_output=True)
     expected = subprocess.run([str(guest)], capture_output=True, check=True).stdout
     cache = tmp_path / "cache"
-    for _ in ("cold", "warm"):
-        proc = subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", str(guest)],
-                              capture_output=True, timeout=300, cwd=REPO,
-                              env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
-        assert proc.stdout == expected
-    assert preloaded(proc) > 0
+    extra = [] if threshold is None else ["--jit-threshold", threshold]
+    cold, warm = (subprocess.run([sys.executable, "-m", "xlate", "run", "--stats", *extra,
+                                  str(guest)], capture_output=True, timeout=300, cwd=REPO,
+                                 env={**os.environ, "XLATE_CACHE_DIR": str(cache)})
+                  for _ in ("cold", "warm"))
+    assert cold.stdout == warm.stdout == expected
+    if threshold is None:
+        assert preloaded(warm) > 0
+    else:  # add_k's blocks, among others, came from the cache
+        assert interpreted(warm) * 10 < interpreted(cold)
+
+
+def test_warm_run_interprets_almost_nothing(program, native, tmp_path):
+    """The first run also makes threaded code of the blocks that ran too few times to be
+    made (start-up code), and the next run installs all of it without decoding: what it
+    interprets is what threaded code cannot express (vector registers)."""
+    cold = run(program, tmp_path)
+    warm = run(program, tmp_path)
+    assert cold.stdout == warm.stdout == native
+    assert interpreted(warm) * 10 < interpreted(cold)
+
 
 def test_no_cache_neither_reads_nor_writes(program, native, tmp_path):
     assert run(program, tmp_path, "--no-cache").stdout == native

@@ -81,6 +81,11 @@ class Block:
     def end(self) -> int:
         return self.insns[-1].next if self.insns else self.start
 
+    @property
+    def raw(self) -> bytes:
+        """The block's code bytes."""
+        return b"".join(insn.raw for insn in self.insns)
+
 
 def _reg_table(X) -> dict[int, Reg]:
     table: dict[int, Reg] = {}

@@ -22,11 +22,13 @@ from __future__ import annotations
 import functools
 import marshal
 import types
+from collections.abc import Iterable
 
 from xlate import threaded
 from xlate.builder import Builder, mask
 from xlate.decoder import Block, Insn, ends_indirect
 from xlate.interp import InterpBuilder
+from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_FAULT, EXIT_NEXT, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS, flags
 from xlate.vector import VectorPrimitives
@@ -360,7 +362,7 @@ def _adopted_code(known, raw: bytes) -> bytes | tuple[types.CodeType, tuple[str,
     function's code object and the C functions that calls; if made from these code bytes and
     sound."""
     try:
-        known_raw, data = known
+        known_raw, data, _ = known
         if known_raw != raw:
             return None
         made = marshal.loads(data)
@@ -397,9 +399,10 @@ class PyBlocks:
         self.functions: dict[int, object] = {}  # block address -> function, or None: cannot
         self.ends: dict[int, int] = {}  # block address -> end
         # Block address -> (its code bytes, what it was made into: threaded code, or a code
-        # object and the C functions it calls): what this run made, and what an earlier run
-        # did (adopted, until first used).
-        self.code: dict[int, tuple[bytes, object]] = {}
+        # object and the C functions it calls, and for threaded code whether the block ends in a
+        # computed jump, else None): what this run made, and what an earlier run did (adopted,
+        # until first used).
+        self.code: dict[int, tuple[bytes, object, bool | None]] = {}
         self.adopted: dict[int, tuple] = {}  # in export's form
         # The blocks made into threaded code, and the map through which the dispatch loop
         # runs them (each entered at most XLATE_THREADED_LIMIT times, 0 until the engine says).
@@ -411,7 +414,7 @@ class PyBlocks:
         """The block's function: threaded code where the threaded tier covers the block,
         else compiled to Python; adopted from an earlier run if that made it from these very
         bytes, else made now; None if the block cannot be compiled."""
-        raw = b"".join(insn.raw for insn in block.insns)
+        raw = block.raw
         self.ends[block.start] = block.end
         known = self.adopted.pop(block.start, None)
         made = None if known is None or block.undefined_at is not None else \
@@ -427,26 +430,71 @@ class PyBlocks:
                 made = compile(text, f"<block {block.start:#x}>", "exec"), names
             self.compiled += 1
         if isinstance(made, bytes):
-            threaded.ThreadedRuntime.setup()
-            program = self.programs[block.start] = threaded.with_header(made, ends_indirect(block))
-            lib.xlate_code_map_insert(self.threaded_map, block.start, program)
-            function = _threaded_function(program + lib.XLATE_THREADED_HEADER)
-        else:
-            code, names = made
-            for name in names:
-                self.globals.setdefault(name, getattr(lib, name))
-            namespace: dict = {}
-            exec(code, self.globals, namespace)
-            function = namespace["block"]
-        self.functions[block.start] = function
-        self.code[block.start] = (raw, made)
+            indirect = ends_indirect(block)
+            self.code[block.start] = (raw, made, indirect)
+            return self._install_threaded(block.start, raw, made, indirect)
+        code, names = made
+        for name in names:
+            self.globals.setdefault(name, getattr(lib, name))
+        namespace: dict = {}
+        exec(code, self.globals, namespace)
+        function = self.functions[block.start] = namespace["block"]
+        self.code[block.start] = (raw, made, None)
         return function
+
+    def _install_threaded(self, start: int, raw: bytes, made: bytes, indirect: bool):
+        """Put the block's threaded code in the dispatch loop's map; its function."""
+        threaded.ThreadedRuntime.setup()
+        program = self.programs[start] = threaded.with_header(made, indirect)
+        lib.xlate_code_map_insert(self.threaded_map, start, program)
+        function = self.functions[start] = _threaded_function(program + lib.XLATE_THREADED_HEADER)
+        self.ends[start] = start + len(raw)
+        return function
+
+    def install_adopted(self, memory: AddressSpace, limit: int) -> int:
+        """Install the adopted threaded code of blocks whose code bytes in memory are still
+        those it was made from, without decoding them, for the dispatch loop to run from their
+        first entry, up to limit times (see XLATE_THREADED_LIMIT); returns how many. The pages
+        they are on are marked as holding translated code, as decoding them would."""
+        installed = 0
+        for start, known in list(self.adopted.items()):
+            try:
+                raw, _, indirect = known
+                if indirect is None:  # a Python function's code
+                    continue
+                now = memory.read(start, len(raw), PROT_EXEC)
+            except (ValueError, TypeError, GuestMemoryError):
+                continue
+            made = _adopted_code(known, now)
+            if not isinstance(made, bytes):
+                continue
+            del self.adopted[start]
+            self._install_threaded(start, raw, made, bool(indirect))
+            self.programs[start][lib.XLATE_THREADED_LIMIT] = limit
+            self.code[start] = (raw, made, bool(indirect))
+            memory.mark_code(start, start + len(raw))
+            installed += 1
+        return installed
+
+    def make_threaded(self, blocks: Iterable[Block]) -> int:
+        """Make the threaded code of the blocks that have none, for export only: blocks that
+        ran too few times to be made (start-up code, most of it), which a later run then
+        need not interpret (see install_adopted). Returns how many it made."""
+        made = 0
+        for block in blocks:
+            if block.start not in self.code and block.start not in self.adopted:
+                program = threaded.program(block)
+                if program is not None:
+                    self.code[block.start] = (block.raw, program, ends_indirect(block))
+                    made += 1
+        return made
 
     def export(self) -> bytes:
         """What the blocks were made into so far (and those adopted and not
         used), for adopt() in a later run of the same program: each marshalled apart, so that
         the later run unmarshals only those it uses."""
-        made = {start: (raw, marshal.dumps(made)) for start, (raw, made) in self.code.items()}
+        made = {start: (raw, marshal.dumps(made), indirect)
+                for start, (raw, made, indirect) in self.code.items()}
         return marshal.dumps({**self.adopted, **made})
 
     def adopt(self, data: bytes) -> None:

@@ -390,8 +390,7 @@ class JitEngine:
         """The blocks' code bytes, whether the region must check its stores (see
         _may_be_rewritten), and the key the cache keeps it under ("": none, as for a region with
         undecodable code, whose key would not cover those bytes)."""
-        code = [(addr, b"".join(insn.raw for insn in block.insns))
-                for addr, block in blocks.items()]
+        code = [(addr, block.raw) for addr, block in blocks.items()]
         check_stores = _may_be_rewritten(self.decoder.memory, code)
         if self.cache is None or not all(raw for _, raw in code):
             return code, check_stores, ""
@@ -540,6 +539,9 @@ class JitEngine:
                     if job in self.waiting:
                         self.waiting.remove(job)
                         self.jobs.remove(job)
+                        # (Else the block, its quick code dropped, say, as the guest rewrote it,
+                        # would wait for a job that is gone: see run.)
+                        self.queued -= job.entries.difference(*(j.entries for j in self.jobs))
                 return
 
     def _regrowth_under_way(self, addr: int) -> bool:
@@ -797,8 +799,14 @@ class JitEngine:
                                        job.level != QUICK_LEVEL)
                 if job.level == QUICK_LEVEL and (self.running or self.cache is not None):
                     # What ran in the lower tiers counts too, as it would have in quick code
-                    # (and does in the next run, which starts with it).
-                    self.cpu.hot_counts[job.slot] += max(self._runs(a) for a in job.blocks)
+                    # (and does in the next run, which starts with it): its blocks' runs as
+                    # well, as threaded code may have run them long enough for the region to
+                    # be due before its quick code runs (see _hot_part).
+                    from xlate.jit.irbuilder import block_slot
+                    runs = {addr: self._runs(addr) for addr in job.blocks}
+                    self.cpu.hot_counts[job.slot] += max(runs.values())
+                    for addr, n in runs.items():
+                        self.cpu.block_counts[block_slot(addr)] += n
                     self._queue_optimising(installed, job.blocks, job.exits, job.likely,
                                            job.work)
 
@@ -864,6 +872,8 @@ class JitEngine:
         functions = self.cache.load_program_data(program_digest, "python")
         if functions is not None:
             self.python.adopt(functions)
+            if self.threshold:  # run by the dispatch loop until due for LLVM
+                self.python.install_adopted(memory, self.threshold)
         # Newest first (the manifest keeps the order regions were compiled in): where two have
         # an entry, the newer one took it over (regrown from part of the other, say), and the
         # older one keeps the rest, as when the run ended.
@@ -948,7 +958,9 @@ class JitEngine:
             self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is
                 self.cache.store_program_data(program_digest, "blocks", self.decoder.export())
-            if self.python.compiled:
+            decoded = self.decoder.blocks
+            made = self.python.make_threaded(decoded[a] for a in self.runs if a in decoded)
+            if made or self.python.compiled:
                 self.cache.store_program_data(program_digest, "python", self.python.export())
         self.stats.instructions_interpreted = self.interpreter.insns_executed
         self.stats.blocks_interpreted = self.blocks_interpreted
