@@ -430,9 +430,7 @@ class PyBlocks:
                 made = compile(text, f"<block {block.start:#x}>", "exec"), names
             self.compiled += 1
         if isinstance(made, bytes):
-            indirect = ends_indirect(block)
-            self.code[block.start] = (raw, made, indirect)
-            return self._install_threaded(block.start, raw, made, indirect)
+            return self._install_threaded(block.start, raw, made, ends_indirect(block))
         code, names = made
         for name in names:
             self.globals.setdefault(name, getattr(lib, name))
@@ -443,20 +441,21 @@ class PyBlocks:
         return function
 
     def _install_threaded(self, start: int, raw: bytes, made: bytes, indirect: bool):
-        """Put the block's threaded code in the dispatch loop's map; its function."""
+        """Put the block's threaded code in the dispatch loop's map, and note it for export;
+        its function."""
         threaded.ThreadedRuntime.setup()
         program = self.programs[start] = threaded.with_header(made, indirect)
         lib.xlate_code_map_insert(self.threaded_map, start, program)
         function = self.functions[start] = _threaded_function(program + lib.XLATE_THREADED_HEADER)
         self.ends[start] = start + len(raw)
+        self.code[start] = (raw, made, indirect)
         return function
 
-    def install_adopted(self, memory: AddressSpace, limit: int) -> int:
+    def install_adopted(self, memory: AddressSpace, limit: int) -> None:
         """Install the adopted threaded code of blocks whose code bytes in memory are still
         those it was made from, without decoding them, for the dispatch loop to run from their
-        first entry, up to limit times (see XLATE_THREADED_LIMIT); returns how many. The pages
-        they are on are marked as holding translated code, as decoding them would."""
-        installed = 0
+        first entry, up to limit times (see XLATE_THREADED_LIMIT). The pages they are on are
+        marked as holding translated code, as decoding them would."""
         for start, known in list(self.adopted.items()):
             try:
                 raw, _, indirect = known
@@ -471,10 +470,7 @@ class PyBlocks:
             del self.adopted[start]
             self._install_threaded(start, raw, made, bool(indirect))
             self.programs[start][lib.XLATE_THREADED_LIMIT] = limit
-            self.code[start] = (raw, made, bool(indirect))
             memory.mark_code(start, start + len(raw))
-            installed += 1
-        return installed
 
     def make_threaded(self, blocks: Iterable[Block]) -> int:
         """Make the threaded code of the blocks that have none, for export only: blocks that
