@@ -161,9 +161,7 @@ class _Decoded(NamedTuple):
     groups: bytes
     prefix: bytes
     opcode: bytes
-    # Each operand's type, size, register or immediate, and a memory operand's (segment,
-    # base, index, scale, disp).
-    ops: tuple[tuple[int, int, int, tuple[int, ...]], ...]
+    ops: tuple[Operand, ...]
 
 
 def _layout(cls, **formats: str) -> struct.Struct:
@@ -200,7 +198,8 @@ class _Capstone:
         self._lib, self._ctypes = capstone._cs, ctypes
         self._insn_array = ctypes.POINTER(capstone._cs_insn)
         self._insn = _layout(capstone._cs_insn, id="I", address="Q", size="H", bytes="24s",
-                             mnemonic="32s", op_str="160s", detail="Q")
+                             mnemonic="32s", op_str="160s")
+        self._detail_pointer = _layout(capstone._cs_insn, detail="Q")
         self._insn_size = ctypes.sizeof(capstone._cs_insn)
         detail, self._x86_at = capstone._cs_detail, capstone._cs_detail.arch.offset
         self._detail = _layout(detail, groups="8s", groups_count="B")
@@ -212,6 +211,7 @@ class _Capstone:
         self._value_at = x86.X86Op.value.offset
         self._mem = _layout(x86.X86OpMem, segment="I", base="I", index="I", scale="i", disp="q")
         self._imm = struct.Struct("<q")
+        self._operands: dict[bytes, Operand] = {}  # by their X86Op structures (see decoded)
         self._names: dict[int, str] = {}
         self.regs = _reg_table(X)
         self.segments = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
@@ -219,9 +219,12 @@ class _Capstone:
         self.block_end_groups = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
                                  capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
 
-    def disassemble(self, code: bytes, address: int, count: int) -> list[_Decoded]:
+    def disassemble(self, code: bytes, address: int, count: int) -> list[tuple[bytes, int, bytes]]:
         """Up to count instructions from the start of code (at the guest address), stopping
-        before bytes that are not one."""
+        before bytes that are not one: each as its cs_insn structure (the bytes of all of
+        them, and where it starts in them) and a copy of its details, for decoded(), which
+        costs several times as much as Capstone's decoding and is only asked of the
+        instructions that a block takes."""
         ctypes = self._ctypes
         array = self._insn_array()
         n = self._lib.cs_disasm(self.cs.csh, code, len(code), address, count,
@@ -229,26 +232,30 @@ class _Capstone:
         if not n:
             return []
         try:
-            size = self._insn_size
-            insns = ctypes.string_at(ctypes.cast(array, ctypes.c_void_p).value, n * size)
-            return [self._decoded(insns, i * size) for i in range(n)]
+            size, string_at, pointer = self._insn_size, ctypes.string_at, self._detail_pointer
+            insns = string_at(ctypes.cast(array, ctypes.c_void_p).value, n * size)
+            detail_size = self._operands_at + 8 * self._operand_size
+            return [(insns, at, string_at(pointer.unpack_from(insns, at)[0], detail_size))
+                    for at in range(0, n * size, size)]
         finally:
             self._lib.cs_free(array, n)
 
-    def _decoded(self, insns: bytes, at: int) -> _Decoded:
-        X = self.X
-        id_, address, size, raw, mnemonic, op_str, detail_at = self._insn.unpack_from(insns, at)
-        operands_at, operand_size = self._operands_at, self._operand_size
-        detail = self._ctypes.string_at(detail_at, operands_at + 8 * operand_size)
+    def decoded(self, copied: tuple[bytes, int, bytes]) -> _Decoded:
+        """An instruction that disassemble() gave, read; UnsupportedOperand if it names a
+        register that no record has (a segment base, a control register)."""
+        insns, at, detail = copied
+        id_, address, size, raw, mnemonic, op_str = self._insn.unpack_from(insns, at)
+        operand_size, cache = self._operand_size, self._operands
         groups, groups_count = self._detail.unpack_from(detail)
         prefix, opcode, op_count = self._x86.unpack_from(detail, self._x86_at)
         ops = []
-        for at in range(operands_at, operands_at + op_count * operand_size, operand_size):
-            kind, op_size = self._operand.unpack_from(detail, at)
-            mem = self._mem.unpack_from(detail, at + self._value_at)
-            value = self._imm.unpack_from(detail, at + self._value_at)[0] \
-                if kind == X.X86_OP_IMM else mem[0]
-            ops.append((kind, op_size, value, mem if kind == X.X86_OP_MEM else ()))
+        for at in range(self._operands_at, self._operands_at + op_count * operand_size,
+                        operand_size):
+            # Operands repeat (the same registers, the same stack slots): each is read once,
+            # but for a rip-relative one, whose address depends on the instruction's.
+            key = detail[at:at + operand_size]
+            op = cache.get(key)
+            ops.append(op if op is not None else self._operand_at(key, address + size))
         name = self._names.get(id_)
         if name is None:
             name = self._names[id_] = self._lib.cs_insn_name(self.cs.csh, id_).decode()
@@ -259,21 +266,27 @@ class _Capstone:
     def reg_name(self, reg: int) -> str:
         return self._lib.cs_reg_name(self.cs.csh, reg).decode()
 
-    def operand(self, insn: _Decoded, op: tuple) -> Operand:
-        """Capstone's operand as a record."""
+    def _operand_at(self, x86_op: bytes, next_address: int) -> Operand:
+        """The operand of an X86Op structure, as a record, which the cache of them keeps
+        unless it is rip-relative (see decoded)."""
         X, regs = self.X, self.regs
-        kind, size, value, mem = op
+        kind, size = self._operand.unpack_from(x86_op)
         if kind == X.X86_OP_REG:
+            value = self._mem.unpack_from(x86_op, self._value_at)[0]
             reg = regs.get(value)
             if reg is None:
                 raise UnsupportedOperand(self.reg_name(value))
-            return Operand(REG, size, reg=reg)
+            op = self._operands[x86_op] = Operand(REG, size, reg=reg)
+            return op
         if kind == X.X86_OP_IMM:
-            return Operand(IMM, size, imm=value)
-        mem_segment, mem_base, mem_index, scale, disp = mem
+            op = self._operands[x86_op] = Operand(
+                IMM, size, imm=self._imm.unpack_from(x86_op, self._value_at)[0])
+            return op
+        mem_segment, mem_base, mem_index, scale, disp = \
+            self._mem.unpack_from(x86_op, self._value_at)
         base = None
         if mem_base == X.X86_REG_RIP:
-            disp = (insn.address + insn.size + disp) & (2**64 - 1)
+            disp = (next_address + disp) & (2**64 - 1)
         elif mem_base:
             base = regs.get(mem_base)
             if base is None or base.file != GPR:
@@ -284,8 +297,10 @@ class _Capstone:
             if index is None or index.file != GPR:
                 raise UnsupportedOperand(self.reg_name(mem_index))
         segment = self.segments.get(mem_segment, "")
-        return Operand(MEM, size, base=base, index=index, scale=scale, disp=disp,
-                       segment=segment)
+        op = Operand(MEM, size, base=base, index=index, scale=scale, disp=disp, segment=segment)
+        if mem_base != X.X86_REG_RIP:
+            self._operands[x86_op] = op
+        return op
 
 
 def _c_string(field: bytes) -> str:
@@ -412,43 +427,41 @@ class Decoder:
         """Capstone's instructions for the code at address, DECODE_CHUNK at a time: Capstone
         decodes all that it is asked for before giving the first, and a block is a few of the
         hundreds of instructions that a block's worth of bytes holds."""
-        offset = 0
+        capstone, offset = self._capstone, 0
         while True:
-            decoded = self._capstone.disassemble(code[offset:], address + offset, DECODE_CHUNK)
-            yield from decoded
-            if len(decoded) < DECODE_CHUNK:  # undecodable, or the end of the code
+            chunk = capstone.disassemble(code[offset:], address + offset, DECODE_CHUNK)
+            for copied in chunk:
+                decoded = capstone.decoded(copied)
+                yield decoded
+            if len(chunk) < DECODE_CHUNK:  # undecodable, or the end of the code
                 return
-            offset = decoded[-1].address + decoded[-1].size - address
+            offset = decoded.address + decoded.size - address
 
     def _decode(self, address: int) -> Block:
         if self._capstone is None:
             self._capstone = _Capstone()
         capstone, X = self._capstone, self._capstone.X
         insns: list[Insn] = []
-        for decoded in self._disassemble(self.fetchable(address), address):
-            if decoded.address in self.stops and insns:
-                return Block(address, insns)
-            try:
-                ops = tuple(capstone.operand(decoded, op) for op in decoded.ops)
-            except UnsupportedOperand:
-                break
-            prefix, name = decoded.prefix, decoded.name
-            if decoded.opcode[:2] == b"\x0f\xc2":
-                # Capstone 5 names these compares after their predicate (cmpltsd) and gives
-                # them the ids of unrelated instructions (cmpxchg16b...).
-                name = "cmp" + _sse_kind(decoded.raw)
-            insn = Insn(
-                address=decoded.address, size=decoded.size, name=name, ops=ops, raw=decoded.raw,
-                rep=1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
-                lock=X.X86_PREFIX_LOCK in prefix, addr32=prefix[3] == X.X86_PREFIX_ADDRSIZE,
-                text=decoded.text,
-            )
-            insns.append(insn)
-            self.insns_decoded += 1
-            if (insn.name in _ENDS_BLOCK
-                    or capstone.block_end_groups.intersection(decoded.groups)
-                    or len(insns) == MAX_BLOCK_INSNS):
-                return Block(address, insns)
+        try:
+            for decoded in self._disassemble(self.fetchable(address), address):
+                if decoded.address in self.stops and insns:
+                    return Block(address, insns)
+                prefix, name = decoded.prefix, decoded.name
+                if decoded.opcode[:2] == b"\x0f\xc2":
+                    # Capstone 5 names these compares after their predicate (cmpltsd) and
+                    # gives them the ids of unrelated instructions (cmpxchg16b...).
+                    name = "cmp" + _sse_kind(decoded.raw)
+                insns.append(Insn(
+                    decoded.address, decoded.size, name, decoded.ops, decoded.raw,
+                    1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
+                    X.X86_PREFIX_LOCK in prefix, prefix[3] == X.X86_PREFIX_ADDRSIZE,
+                    decoded.text))
+                self.insns_decoded += 1
+                if (name in _ENDS_BLOCK or capstone.block_end_groups.intersection(decoded.groups)
+                        or len(insns) == MAX_BLOCK_INSNS):
+                    return Block(address, insns)
+        except UnsupportedOperand:
+            pass
         return Block(address, insns, undefined_at=insns[-1].next if insns else address)
 
 
