@@ -180,8 +180,8 @@ class Machine:
              python_threshold: int | None = None) -> Machine:
         """An empty machine for running code snippets: map memory, set registers, run(until=).
         The JIT compiles snippets with LLVM before they first run, unless given a threshold;
-        python_threshold: how many times it interprets a block before compiling it to Python
-        (xlate.pyblocks), None for the default."""
+        python_threshold: how many times it interprets a block that threaded code cannot
+        express before compiling it to Python (xlate.pyblocks), None for the default."""
         machine = cls(engine, jit_threshold=jit_threshold, python_threshold=python_threshold)
         machine.os = LinuxOS(machine.memory, exe_path="", brk_start=0,
                              invalidate_code=machine.invalidate_code)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import marshal
 import types
-from collections.abc import Iterable
 
 from xlate import threaded
 from xlate.builder import Builder, mask
@@ -397,6 +396,7 @@ class PyBlocks:
                         "LD": lib.xlate_load, "ST": lib.xlate_store,
                         "CALL": lib.xlate_call_helper, "OUT": ffi.new("uint64_t[2]")}
         self.functions: dict[int, object] = {}  # block address -> function, or None: cannot
+        self.unthreaded: dict[int, int] = {}  # blocks that threaded code cannot express: ends
         self.ends: dict[int, int] = {}  # block address -> end
         # Block address -> (its code bytes, what it was made into: threaded code, or a code
         # object and the C functions it calls, and for threaded code whether the block ends in a
@@ -410,25 +410,29 @@ class PyBlocks:
         self.threaded_map = ffi.gc(lib.xlate_code_map_new(), lib.xlate_code_map_free)
         self.compiled = 0
 
-    def function(self, block: Block):
+    def function(self, block: Block, python: bool = True):
         """The block's function: threaded code where the threaded tier covers the block,
-        else compiled to Python; adopted from an earlier run if that made it from these very
-        bytes, else made now; None if the block cannot be compiled."""
+        else (if python) compiled to Python; adopted from an earlier run if that made it from
+        these very bytes, else made now; None if the block cannot be compiled, or needs Python
+        and python is false."""
         raw = block.raw
-        self.ends[block.start] = block.end
         known = self.adopted.pop(block.start, None)
         made = None if known is None or block.undefined_at is not None else \
             _adopted_code(known, raw)
         if made is None:
-            made = threaded.program(block)
+            made = self._threaded(block)
             if made is None:
+                if not python:
+                    return None
                 source = block_source(block)
                 if source is None:
                     self.functions[block.start] = None
+                    self.ends[block.start] = block.end
                     return None
                 text, names = source[0], tuple(sorted(source[1]))
                 made = compile(text, f"<block {block.start:#x}>", "exec"), names
             self.compiled += 1
+        self.ends[block.start] = block.end
         if isinstance(made, bytes):
             return self._install_threaded(block.start, raw, made, ends_indirect(block))
         code, names = made
@@ -439,6 +443,16 @@ class PyBlocks:
         function = self.functions[block.start] = namespace["block"]
         self.code[block.start] = (raw, made, None)
         return function
+
+    def _threaded(self, block: Block) -> bytes | None:
+        """The block's threaded code, or None if threaded code cannot express it (which is
+        remembered, as each of its first runs asks)."""
+        if block.start in self.unthreaded:
+            return None
+        made = threaded.program(block)
+        if made is None:
+            self.unthreaded[block.start] = block.end
+        return made
 
     def _install_threaded(self, start: int, raw: bytes, made: bytes, indirect: bool):
         """Put the block's threaded code in the dispatch loop's map, and note it for export;
@@ -472,19 +486,6 @@ class PyBlocks:
             self.programs[start][lib.XLATE_THREADED_LIMIT] = limit
             memory.mark_code(start, start + len(raw))
 
-    def make_threaded(self, blocks: Iterable[Block]) -> int:
-        """Make the threaded code of the blocks that have none, for export only: blocks that
-        ran too few times to be made (start-up code, most of it), which a later run then
-        need not interpret (see install_adopted). Returns how many it made."""
-        made = 0
-        for block in blocks:
-            if block.start not in self.code and block.start not in self.adopted:
-                program = threaded.program(block)
-                if program is not None:
-                    self.code[block.start] = (block.raw, program, ends_indirect(block))
-                    made += 1
-        return made
-
     def export(self) -> bytes:
         """What the blocks were made into so far (and those adopted and not
         used), for adopt() in a later run of the same program: each marshalled apart, so that
@@ -504,6 +505,8 @@ class PyBlocks:
 
     def invalidate(self, start: int, end: int) -> None:
         """Drop the functions of blocks that overlap [start, end)."""
+        for addr in [a for a, a_end in self.unthreaded.items() if a < end and start < a_end]:
+            del self.unthreaded[addr]
         for addr in [a for a, a_end in self.ends.items() if a < end and start < a_end]:
             del self.functions[addr], self.ends[addr]
             self.code.pop(addr, None)

@@ -1,9 +1,9 @@
-"""The JIT engine: tiers. New code runs in the interpreter, and once it has run twice, as
-threaded code that the C dispatch loop runs (xlate.threaded; as a Python function, xlate.pyblocks,
-where threaded code cannot express it); a block entered more than `threshold` times is compiled by
-LLVM, together with the already-run blocks it reaches by direct branches, as one region: a
-function whose blocks branch to each other, compiled quickly first and then optimised (see
-QUICK_LEVEL). The C dispatch loop runs compiled code and comes back here on a miss: to run the
+"""The JIT engine: tiers. New code runs as threaded code that the C dispatch loop runs
+(xlate.threaded; where threaded code cannot express it, in the interpreter, and once it has run
+twice, as a Python function, xlate.pyblocks); a block entered more than `threshold` times is
+compiled by LLVM, together with the already-run blocks it reaches by direct branches, as one
+region: a function whose blocks branch to each other, compiled quickly first and then optimised
+(see QUICK_LEVEL). The C dispatch loop runs compiled code and comes back here on a miss: to run the
 block in a lower tier, or to compile it once it is hot."""
 
 from __future__ import annotations
@@ -41,11 +41,14 @@ UNTESTED_BATCH_BLOCKS = 4
 # runs, and most blocks never get there. (200 made the first runs of nbody and gzip 10-15% longer,
 # and the second run of malloc 15%, as less of its code was compiled.)
 DEFAULT_THRESHOLD = 50
-# A block that has run this many times (and is not yet compiled by LLVM) is made into threaded
-# code (xlate.threaded), which costs about as much as interpreting it once (30 us) and runs in
-# the dispatch loop in a fraction of a microsecond; or, where threaded code cannot express it
-# (vector registers, 128-bit values), compiled to Python (xlate.pyblocks), which costs a third
-# of a millisecond and saves tens of microseconds a run.
+# A block is made into threaded code (xlate.threaded) when it first runs: that costs about as
+# much as interpreting it once (30 us), it then runs in the dispatch loop in a fraction of a
+# microsecond, and the code cache keeps it for the next run, which installs it at its start
+# (most blocks run a few times only: interpreting them first, and making them for the cache at
+# the end, cost first runs 5 to 15% more). Where threaded code cannot express it (vector
+# registers, 128-bit values), it is interpreted until it has run this many times, and then
+# compiled to Python (xlate.pyblocks), which costs a third of a millisecond and saves tens of
+# microseconds a run.
 PYTHON_THRESHOLD = 2
 # A region follows a computed jump to this many of the places it went most.
 LIKELY_TARGETS = 4
@@ -249,11 +252,9 @@ class JitEngine:
                 if rip in self.translated:
                     continue
             runs[rip] = count + 1
-            function = None
-            if count >= python_threshold or rip in self.python.adopted:
-                function = python.get(rip, python)
-                if function is python:  # not compiled yet
-                    function = self.python.function(self._block(rip))
+            function = python.get(rip, python)
+            if function is python:  # not made yet
+                function = self.python.function(self._block(rip), count >= python_threshold)
             if function is not None:
                 self.python_entries += 1
                 exit_code = function(cpu, gprs, flag_slots)
@@ -958,9 +959,7 @@ class JitEngine:
             self.cache.save_manifest(program_digest, self.cached_keys)
             if self.decoder.insns_decoded:  # else the blocks on file are all there is
                 self.cache.store_program_data(program_digest, "blocks", self.decoder.export())
-            decoded = self.decoder.blocks
-            made = self.python.make_threaded(decoded[a] for a in self.runs if a in decoded)
-            if made or self.python.compiled:
+            if self.python.compiled:
                 self.cache.store_program_data(program_digest, "python", self.python.export())
         self.stats.instructions_interpreted = self.interpreter.insns_executed
         self.stats.blocks_interpreted = self.blocks_interpreted
