@@ -361,3 +361,49 @@ int xlate_threaded_run(xlate_cpu *cpu, const uint64_t *program);
  * description whose operation (cc_op's low byte) is op. The arrays must stay. */
 void xlate_threaded_functions(void *const *functions, int count);
 void xlate_threaded_flag_program(int op, int flag, const uint64_t *program);
+
+/* Decoding x86-64 (csrc/decode.c, on Capstone): each instruction as a flat record. */
+#define XLATE_REG_GPR 1 /* a register's file: 0 for none */
+#define XLATE_REG_XMM 2
+#define XLATE_REG_ST 3
+typedef struct xlate_reg {
+    uint8_t file, index, bits, shift; /* shift: 8 for ah, ch, dh, bh */
+} xlate_reg;
+#define XLATE_OP_KIND_REG 1
+#define XLATE_OP_KIND_IMM 2
+#define XLATE_OP_KIND_MEM 3
+#define XLATE_SEGMENT_FS 1
+#define XLATE_SEGMENT_GS 2
+/* A register, an immediate (value), or memory at segment:[base + index * scale + value] (a
+ * rip-relative address resolved into value, with no base). */
+typedef struct xlate_operand {
+    int64_t value;
+    uint8_t kind, size, segment, scale; /* size in bytes */
+    uint8_t rip_relative;               /* value: an address, unsigned */
+    xlate_reg reg, base, index;
+} xlate_operand;
+typedef struct xlate_decoded {
+    uint64_t address;
+    uint32_t id;          /* Capstone's instruction id: see xlate_insn_name */
+    uint8_t size;
+    uint8_t rep;          /* 0, 1 for rep/repe, 2 for repne */
+    uint8_t lock;
+    uint8_t addr32;       /* the 0x67 prefix: addresses modulo 2**32 */
+    uint8_t ends_block;   /* a jump, call, return, interrupt, or what else a block ends with */
+    uint8_t op_count;
+    uint8_t unsupported;  /* an operand names a register that no operand record holds */
+    uint8_t opcode[4];
+    uint8_t bytes[16];
+    xlate_operand ops[8];
+    char text[200];       /* as Capstone prints it */
+} xlate_decoded;
+typedef struct xlate_decoder xlate_decoder;
+/* A decoder on the Capstone library at library_path, or NULL with a message in error. */
+xlate_decoder *xlate_decoder_new(const char *library_path, char *error, size_t error_size);
+void xlate_decoder_free(xlate_decoder *decoder);
+/* Decode up to max instructions from code (size bytes at the guest address) into out, stopping
+ * after one that ends a block or has an unsupported operand, or before bytes that are none;
+ * returns how many. */
+int xlate_decode(xlate_decoder *decoder, const uint8_t *code, size_t size, uint64_t address,
+                 xlate_decoded *out, int max);
+const char *xlate_insn_name(xlate_decoder *decoder, uint32_t id);

@@ -1,25 +1,28 @@
 """Guest code -> instructions -> blocks, on Capstone, with a decode cache.
 
 Instructions are turned into small plain records once, here, so that the semantics and the
-engines never touch Capstone objects. Capstone itself is imported when the first block is
+engines never touch Capstone objects. Capstone's library is loaded when the first block is
 decoded: a run whose code all comes from the code cache does without it. Decoded blocks can be
 exported and adopted by a later run of the same program (through the code cache), which then
 uses them where the guest's code bytes are still the same, instead of decoding again."""
 
 from __future__ import annotations
 
+import importlib.util
 import marshal
+import os
 import struct
 from typing import NamedTuple
 
+from xlate.errors import XlateError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
+from xlate.runtime import ffi, lib
 
 GPR_NAMES = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
              "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")
 
 MAX_BLOCK_INSNS = 64
 MAX_INSN_BYTES = 15
-DECODE_CHUNK = 8  # instructions asked of Capstone at a time (see Decoder._disassemble)
 
 REG, IMM, MEM = "reg", "imm", "mem"
 GPR, XMM, ST = "gpr", "xmm", "st"
@@ -87,34 +90,6 @@ class Block:
         return b"".join(insn.raw for insn in self.insns)
 
 
-def _reg_table(X) -> dict[int, Reg]:
-    table: dict[int, Reg] = {}
-    legacy = ("ax", "cx", "dx", "bx", "sp", "bp", "si", "di")
-    for i, name in enumerate(legacy):
-        table[getattr(X, "X86_REG_R" + name.upper())] = Reg(GPR, i, 64)
-        table[getattr(X, "X86_REG_E" + name.upper())] = Reg(GPR, i, 32)
-        table[getattr(X, "X86_REG_" + name.upper())] = Reg(GPR, i, 16)
-    for i, name in enumerate(("AL", "CL", "DL", "BL", "SPL", "BPL", "SIL", "DIL")):
-        table[getattr(X, "X86_REG_" + name)] = Reg(GPR, i, 8)
-    for i, name in enumerate(("AH", "CH", "DH", "BH")):
-        table[getattr(X, "X86_REG_" + name)] = Reg(GPR, i, 8, 8)
-    for i in range(8, 16):
-        table[getattr(X, f"X86_REG_R{i}")] = Reg(GPR, i, 64)
-        table[getattr(X, f"X86_REG_R{i}D")] = Reg(GPR, i, 32)
-        table[getattr(X, f"X86_REG_R{i}W")] = Reg(GPR, i, 16)
-        table[getattr(X, f"X86_REG_R{i}B")] = Reg(GPR, i, 8)
-    for i in range(16):
-        table[getattr(X, f"X86_REG_XMM{i}")] = Reg(XMM, i, 128)
-    for i in range(8):
-        table[getattr(X, f"X86_REG_ST{i}")] = Reg(ST, i, 80)
-    return table
-
-
-# Instructions after which a block ends besides Capstone's jump/call/ret/interrupt groups.
-_ENDS_BLOCK = {"syscall", "hlt", "ud2", "ud1", "ud0", "int3", "cpuid",
-               "loop", "loope", "loopne", "jrcxz", "jecxz"}
-
-
 def _sse_kind(raw: bytes) -> str:
     """The ps/pd/ss/sd kind that the mandatory prefix before the 0f opcode byte selects (the
     last of f2/f3 wins over 66)."""
@@ -147,164 +122,110 @@ def _reg(exported: tuple | None) -> Reg | None:
     return None if exported is None else Reg(*exported)
 
 
-class UnsupportedOperand(Exception):
-    pass
-
-
-class _Decoded(NamedTuple):
-    """What Capstone says of one instruction, read straight from its C structures."""
-    address: int
-    size: int
-    raw: bytes
-    name: str
-    text: str
-    groups: bytes
-    prefix: bytes
-    opcode: bytes
-    ops: tuple[Operand, ...]
-
-
-def _layout(cls, **formats: str) -> struct.Struct:
+def _layout(ctype: str, **formats: str) -> struct.Struct:
     """A reader of fields (named, with their struct formats, in the order they lie in) of a
-    ctypes structure of Capstone's Python binding: its layouts are the ones of the library
-    that it loads."""
+    structure of the C runtime's, at the offsets its compiler gave them."""
     layout, at = "<", 0
     for name, fmt in formats.items():
-        offset = getattr(cls, name).offset
+        offset = ffi.offsetof(ctype, name)
         if offset < at:
-            raise ValueError(f"{cls.__name__}.{name} lies before the field listed before it")
+            raise ValueError(f"{ctype}.{name} lies before the field listed before it")
         layout += f"{offset - at}x{fmt}"
         at = offset + struct.calcsize("<" + fmt)
     return struct.Struct(layout)
 
 
-class _Capstone:
-    """A Capstone disassembler for x86-64, and the tables keyed by its constants.
+def _capstone_library() -> str:
+    """The Capstone library that Capstone's Python package carries, found without importing
+    the package."""
+    spec = importlib.util.find_spec("capstone")
+    if spec is None or not spec.submodule_search_locations:
+        raise XlateError("cannot decode: Capstone's Python package (capstone) is not installed")
+    return os.path.join(spec.submodule_search_locations[0], "lib", "libcapstone.so")
 
-    Instructions are read from the C structures that cs_disasm fills, through the layouts that
-    Capstone's Python binding declares: its instruction objects copy every instruction's
-    details (nearly 2 KB) into new ctypes objects, field by field, which made decoding most of
-    a first run's start-up."""
+
+_REG_FILES = {lib.XLATE_REG_GPR: GPR, lib.XLATE_REG_XMM: XMM, lib.XLATE_REG_ST: ST}
+_SEGMENTS = {0: "", lib.XLATE_SEGMENT_FS: "fs", lib.XLATE_SEGMENT_GS: "gs"}
+
+
+def _register(record: bytes) -> Reg | None:
+    """An xlate_reg as a record (None for none)."""
+    file, index, bits, shift = record
+    return Reg(_REG_FILES[file], index, bits, shift) if file else None
+
+
+class _Capstone:
+    """Capstone's decoding of x86-64, by the C runtime (csrc/decode.c), which loads the
+    library and reads its structures into flat records (xlate_decoded): Capstone's Python
+    package, whose imports took 40 ms, and whose instruction objects copy every instruction's
+    details (nearly 2 KB) field by field, is not imported."""
 
     def __init__(self) -> None:
-        import ctypes
-
-        import capstone
-        from capstone import x86, x86_const
-
-        self.X = X = x86_const
-        self.cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
-        self.cs.detail = True
-        self._lib, self._ctypes = capstone._cs, ctypes
-        self._insn_array = ctypes.POINTER(capstone._cs_insn)
-        self._insn = _layout(capstone._cs_insn, id="I", address="Q", size="H", bytes="24s",
-                             mnemonic="32s", op_str="160s")
-        self._detail_pointer = _layout(capstone._cs_insn, detail="Q")
-        self._insn_size = ctypes.sizeof(capstone._cs_insn)
-        detail, self._x86_at = capstone._cs_detail, capstone._cs_detail.arch.offset
-        self._detail = _layout(detail, groups="8s", groups_count="B")
-        self._x86 = _layout(x86.CsX86, prefix="4s", opcode="4s", op_count="B")
-        self._operands_at = self._x86_at + x86.CsX86.operands.offset
-        self._operand_size = ctypes.sizeof(x86.X86Op)
-        self._operand = _layout(x86.X86Op, type="I", size="B")
-        # The operand's value, a union: a register, an immediate, or a memory operand.
-        self._value_at = x86.X86Op.value.offset
-        self._mem = _layout(x86.X86OpMem, segment="I", base="I", index="I", scale="i", disp="q")
-        self._imm = struct.Struct("<q")
-        self._operands: dict[bytes, Operand] = {}  # by their X86Op structures (see decoded)
+        error = ffi.new("char[]", 256)
+        decoder = lib.xlate_decoder_new(_capstone_library().encode(), error, len(error))
+        if decoder == ffi.NULL:
+            raise XlateError(f"cannot decode: {ffi.string(error).decode(errors='replace')}")
+        self._decoder = ffi.gc(decoder, lib.xlate_decoder_free)
+        self._records = ffi.new("xlate_decoded[]", MAX_BLOCK_INSNS)
+        self._record_size = ffi.sizeof("xlate_decoded")
+        self._header = _layout("xlate_decoded", address="Q", id="I", size="B", rep="B",
+                               lock="B", addr32="B", ends_block="B", op_count="B",
+                               unsupported="B", opcode="4s", bytes="16s")
+        self._operands_at = ffi.offsetof("xlate_decoded", "ops")
+        self._operand_size = ffi.sizeof("xlate_operand")
+        self._operand = _layout("xlate_operand", value="q", kind="B", size="B", segment="B",
+                                scale="B", rip_relative="B", reg="4s", base="4s", index="4s")
+        self._text = slice(ffi.offsetof("xlate_decoded", "text"), ffi.sizeof("xlate_decoded"))
+        # Operands repeat (the same registers, the same stack slots): each is made once.
+        self._operands: dict[bytes, Operand] = {}
         self._names: dict[int, str] = {}
-        self.regs = _reg_table(X)
-        self.segments = {X.X86_REG_FS: "fs", X.X86_REG_GS: "gs"}
-        # Capstone's groups of instructions that end a block.
-        self.block_end_groups = {capstone.CS_GRP_JUMP, capstone.CS_GRP_CALL, capstone.CS_GRP_RET,
-                                 capstone.CS_GRP_INT, capstone.CS_GRP_IRET}
 
-    def disassemble(self, code: bytes, address: int, count: int) -> list[tuple[bytes, int, bytes]]:
-        """Up to count instructions from the start of code (at the guest address), stopping
-        before bytes that are not one: each as its cs_insn structure (the bytes of all of
-        them, and where it starts in them) and a copy of its details, for decoded(), which
-        costs several times as much as Capstone's decoding and is only asked of the
-        instructions that a block takes."""
-        ctypes = self._ctypes
-        array = self._insn_array()
-        n = self._lib.cs_disasm(self.cs.csh, code, len(code), address, count,
-                                ctypes.byref(array))
-        if not n:
-            return []
-        try:
-            size, string_at, pointer = self._insn_size, ctypes.string_at, self._detail_pointer
-            insns = string_at(ctypes.cast(array, ctypes.c_void_p).value, n * size)
-            detail_size = self._operands_at + 8 * self._operand_size
-            return [(insns, at, string_at(pointer.unpack_from(insns, at)[0], detail_size))
-                    for at in range(0, n * size, size)]
-        finally:
-            self._lib.cs_free(array, n)
+    def decode(self, code: bytes, address: int):
+        """The instructions from the start of code (at the guest address) up to one that ends
+        a block, MAX_BLOCK_INSNS at most, each with whether it ends a block; None for one
+        with an operand that no record holds (a segment or control register), which ends
+        them. Before bytes that are not an instruction, fewer."""
+        n = lib.xlate_decode(self._decoder, code, len(code), address, self._records,
+                             MAX_BLOCK_INSNS)
+        size = self._record_size
+        records = ffi.buffer(self._records, n * size)[:]
+        for at in range(0, n * size, size):
+            yield self._insn(records[at:at + size])
 
-    def decoded(self, copied: tuple[bytes, int, bytes]) -> _Decoded:
-        """An instruction that disassemble() gave, read; UnsupportedOperand if it names a
-        register that no record has (a segment base, a control register)."""
-        insns, at, detail = copied
-        id_, address, size, raw, mnemonic, op_str = self._insn.unpack_from(insns, at)
-        operand_size, cache = self._operand_size, self._operands
-        groups, groups_count = self._detail.unpack_from(detail)
-        prefix, opcode, op_count = self._x86.unpack_from(detail, self._x86_at)
-        ops = []
+    def _insn(self, record: bytes) -> tuple[Insn, bool] | None:
+        address, id_, size, rep, lock, addr32, ends_block, op_count, unsupported, opcode, raw \
+            = self._header.unpack_from(record)
+        if unsupported:
+            return None
+        raw, operand_size, cache, ops = raw[:size], self._operand_size, self._operands, []
         for at in range(self._operands_at, self._operands_at + op_count * operand_size,
                         operand_size):
-            # Operands repeat (the same registers, the same stack slots): each is read once,
-            # but for a rip-relative one, whose address depends on the instruction's.
-            key = detail[at:at + operand_size]
+            key = record[at:at + operand_size]
             op = cache.get(key)
-            ops.append(op if op is not None else self._operand_at(key, address + size))
+            if op is None:
+                op = cache[key] = self._operand_record(key)
+            ops.append(op)
         name = self._names.get(id_)
         if name is None:
-            name = self._names[id_] = self._lib.cs_insn_name(self.cs.csh, id_).decode()
-        text = f"{_c_string(mnemonic)} {_c_string(op_str)}".strip()
-        return _Decoded(address, size, raw[:size], name, text, groups[:groups_count], prefix,
-                        opcode, tuple(ops))
+            name = self._names[id_] = ffi.string(lib.xlate_insn_name(self._decoder, id_)).decode()
+        if opcode[:2] == b"\x0f\xc2":
+            # Capstone 5 names these compares after their predicate (cmpltsd) and gives them
+            # the ids of unrelated instructions (cmpxchg16b...).
+            name = "cmp" + _sse_kind(raw)
+        text = record[self._text].split(b"\0", 1)[0].decode()
+        return Insn(address, size, name, tuple(ops), raw, rep, bool(lock), bool(addr32),
+                    text), bool(ends_block)
 
-    def reg_name(self, reg: int) -> str:
-        return self._lib.cs_reg_name(self.cs.csh, reg).decode()
-
-    def _operand_at(self, x86_op: bytes, next_address: int) -> Operand:
-        """The operand of an X86Op structure, as a record, which the cache of them keeps
-        unless it is rip-relative (see decoded)."""
-        X, regs = self.X, self.regs
-        kind, size = self._operand.unpack_from(x86_op)
-        if kind == X.X86_OP_REG:
-            value = self._mem.unpack_from(x86_op, self._value_at)[0]
-            reg = regs.get(value)
-            if reg is None:
-                raise UnsupportedOperand(self.reg_name(value))
-            op = self._operands[x86_op] = Operand(REG, size, reg=reg)
-            return op
-        if kind == X.X86_OP_IMM:
-            op = self._operands[x86_op] = Operand(
-                IMM, size, imm=self._imm.unpack_from(x86_op, self._value_at)[0])
-            return op
-        mem_segment, mem_base, mem_index, scale, disp = \
-            self._mem.unpack_from(x86_op, self._value_at)
-        base = None
-        if mem_base == X.X86_REG_RIP:
-            disp = (next_address + disp) & (2**64 - 1)
-        elif mem_base:
-            base = regs.get(mem_base)
-            if base is None or base.file != GPR:
-                raise UnsupportedOperand(self.reg_name(mem_base))
-        index = None
-        if mem_index:
-            index = regs.get(mem_index)
-            if index is None or index.file != GPR:
-                raise UnsupportedOperand(self.reg_name(mem_index))
-        segment = self.segments.get(mem_segment, "")
-        op = Operand(MEM, size, base=base, index=index, scale=scale, disp=disp, segment=segment)
-        if mem_base != X.X86_REG_RIP:
-            self._operands[x86_op] = op
-        return op
-
-
-def _c_string(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode()
+    def _operand_record(self, operand: bytes) -> Operand:
+        value, kind, size, segment, scale, rip_relative, reg, base, index = \
+            self._operand.unpack_from(operand)
+        if kind == lib.XLATE_OP_KIND_REG:
+            return Operand(REG, size, reg=_register(reg))
+        if kind == lib.XLATE_OP_KIND_IMM:
+            return Operand(IMM, size, imm=value)
+        return Operand(MEM, size, base=_register(base), index=_register(index), scale=scale,
+                       disp=value & (2**64 - 1) if rip_relative else value,
+                       segment=_SEGMENTS[segment])
 
 
 class Decoder:
@@ -423,45 +344,20 @@ class Decoder:
             addr += n
         return code
 
-    def _disassemble(self, code: bytes, address: int):
-        """Capstone's instructions for the code at address, DECODE_CHUNK at a time: Capstone
-        decodes all that it is asked for before giving the first, and a block is a few of the
-        hundreds of instructions that a block's worth of bytes holds."""
-        capstone, offset = self._capstone, 0
-        while True:
-            chunk = capstone.disassemble(code[offset:], address + offset, DECODE_CHUNK)
-            for copied in chunk:
-                decoded = capstone.decoded(copied)
-                yield decoded
-            if len(chunk) < DECODE_CHUNK:  # undecodable, or the end of the code
-                return
-            offset = decoded.address + decoded.size - address
-
     def _decode(self, address: int) -> Block:
         if self._capstone is None:
             self._capstone = _Capstone()
-        capstone, X = self._capstone, self._capstone.X
         insns: list[Insn] = []
-        try:
-            for decoded in self._disassemble(self.fetchable(address), address):
-                if decoded.address in self.stops and insns:
-                    return Block(address, insns)
-                prefix, name = decoded.prefix, decoded.name
-                if decoded.opcode[:2] == b"\x0f\xc2":
-                    # Capstone 5 names these compares after their predicate (cmpltsd) and
-                    # gives them the ids of unrelated instructions (cmpxchg16b...).
-                    name = "cmp" + _sse_kind(decoded.raw)
-                insns.append(Insn(
-                    decoded.address, decoded.size, name, decoded.ops, decoded.raw,
-                    1 if X.X86_PREFIX_REP in prefix else 2 if X.X86_PREFIX_REPNE in prefix else 0,
-                    X.X86_PREFIX_LOCK in prefix, prefix[3] == X.X86_PREFIX_ADDRSIZE,
-                    decoded.text))
-                self.insns_decoded += 1
-                if (name in _ENDS_BLOCK or capstone.block_end_groups.intersection(decoded.groups)
-                        or len(insns) == MAX_BLOCK_INSNS):
-                    return Block(address, insns)
-        except UnsupportedOperand:
-            pass
+        for decoded in self._capstone.decode(self.fetchable(address), address):
+            if decoded is None:
+                break
+            insn, ends_block = decoded
+            if insn.address in self.stops and insns:
+                return Block(address, insns)
+            insns.append(insn)
+            self.insns_decoded += 1
+            if ends_block or len(insns) == MAX_BLOCK_INSNS:
+                return Block(address, insns)
         return Block(address, insns, undefined_at=insns[-1].next if insns else address)
 
 
