@@ -44,8 +44,8 @@ DEFAULT_THRESHOLD = 50
 # A block is made into threaded code (xlate.threaded) when it first runs: that costs about as
 # much as interpreting it once (30 us), it then runs in the dispatch loop in a fraction of a
 # microsecond, and the code cache keeps it for the next run, which installs it at its start
-# (most blocks run a few times only: interpreting them first, and making them for the cache at
-# the end, cost first runs 5 to 15% more). Where threaded code cannot express it (vector
+# (interpreting each block twice first, and making threaded code at the run's end, for the
+# cache, of the blocks that ran less, took as long). Where threaded code cannot express it (vector
 # registers, 128-bit values), it is interpreted until it has run this many times, and then
 # compiled to Python (xlate.pyblocks), which costs a third of a millisecond and saves tens of
 # microseconds a run.
