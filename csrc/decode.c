@@ -25,28 +25,25 @@ struct xlate_decoder {
 
 static void name_registers(xlate_reg *table)
 {
-    static const x86_reg q[16] = {
-        X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX, X86_REG_RSP, X86_REG_RBP,
-        X86_REG_RSI, X86_REG_RDI, X86_REG_R8,  X86_REG_R9,  X86_REG_R10, X86_REG_R11,
-        X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15};
-    static const x86_reg d[16] = {
-        X86_REG_EAX, X86_REG_ECX, X86_REG_EDX, X86_REG_EBX, X86_REG_ESP, X86_REG_EBP,
-        X86_REG_ESI, X86_REG_EDI, X86_REG_R8D, X86_REG_R9D, X86_REG_R10D, X86_REG_R11D,
-        X86_REG_R12D, X86_REG_R13D, X86_REG_R14D, X86_REG_R15D};
-    static const x86_reg w[16] = {
-        X86_REG_AX,  X86_REG_CX,  X86_REG_DX,  X86_REG_BX,   X86_REG_SP,   X86_REG_BP,
-        X86_REG_SI,  X86_REG_DI,  X86_REG_R8W, X86_REG_R9W,  X86_REG_R10W, X86_REG_R11W,
-        X86_REG_R12W, X86_REG_R13W, X86_REG_R14W, X86_REG_R15W};
-    static const x86_reg b[16] = {
-        X86_REG_AL,  X86_REG_CL,  X86_REG_DL,  X86_REG_BL,   X86_REG_SPL,  X86_REG_BPL,
-        X86_REG_SIL, X86_REG_DIL, X86_REG_R8B, X86_REG_R9B,  X86_REG_R10B, X86_REG_R11B,
-        X86_REG_R12B, X86_REG_R13B, X86_REG_R14B, X86_REG_R15B};
+    /* The general registers by number, at each width: 64, 32, 16 and 8 bits. */
+    static const uint8_t bits[4] = {64, 32, 16, 8};
+    static const x86_reg gprs[4][16] = {
+        {X86_REG_RAX, X86_REG_RCX, X86_REG_RDX, X86_REG_RBX, X86_REG_RSP, X86_REG_RBP,
+         X86_REG_RSI, X86_REG_RDI, X86_REG_R8, X86_REG_R9, X86_REG_R10, X86_REG_R11,
+         X86_REG_R12, X86_REG_R13, X86_REG_R14, X86_REG_R15},
+        {X86_REG_EAX, X86_REG_ECX, X86_REG_EDX, X86_REG_EBX, X86_REG_ESP, X86_REG_EBP,
+         X86_REG_ESI, X86_REG_EDI, X86_REG_R8D, X86_REG_R9D, X86_REG_R10D, X86_REG_R11D,
+         X86_REG_R12D, X86_REG_R13D, X86_REG_R14D, X86_REG_R15D},
+        {X86_REG_AX, X86_REG_CX, X86_REG_DX, X86_REG_BX, X86_REG_SP, X86_REG_BP,
+         X86_REG_SI, X86_REG_DI, X86_REG_R8W, X86_REG_R9W, X86_REG_R10W, X86_REG_R11W,
+         X86_REG_R12W, X86_REG_R13W, X86_REG_R14W, X86_REG_R15W},
+        {X86_REG_AL, X86_REG_CL, X86_REG_DL, X86_REG_BL, X86_REG_SPL, X86_REG_BPL,
+         X86_REG_SIL, X86_REG_DIL, X86_REG_R8B, X86_REG_R9B, X86_REG_R10B, X86_REG_R11B,
+         X86_REG_R12B, X86_REG_R13B, X86_REG_R14B, X86_REG_R15B}};
     static const x86_reg high[4] = {X86_REG_AH, X86_REG_CH, X86_REG_DH, X86_REG_BH};
     for (uint8_t i = 0; i < 16; i++) {
-        table[q[i]] = (xlate_reg){XLATE_REG_GPR, i, 64, 0};
-        table[d[i]] = (xlate_reg){XLATE_REG_GPR, i, 32, 0};
-        table[w[i]] = (xlate_reg){XLATE_REG_GPR, i, 16, 0};
-        table[b[i]] = (xlate_reg){XLATE_REG_GPR, i, 8, 0};
+        for (int width = 0; width < 4; width++)
+            table[gprs[width][i]] = (xlate_reg){XLATE_REG_GPR, i, bits[width], 0};
         table[X86_REG_XMM0 + i] = (xlate_reg){XLATE_REG_XMM, i, 128, 0};
     }
     for (uint8_t i = 0; i < 4; i++)
