@@ -105,6 +105,7 @@ static int run(xlate_cpu *cpu, const uint64_t *program, uint64_t *value)
             case 8: t[d] = *p; break;
             case 16: { uint16_t v; memcpy(&v, p, 2); t[d] = v; break; }
             case 32: { uint32_t v; memcpy(&v, p, 4); t[d] = v; break; }
+            case 128: memcpy(&t[d], p, 8); memcpy(&t[*ip++], p + 8, 8); break;
             default: memcpy(&t[d], p, 8); break;
             }
             break;
@@ -116,10 +117,13 @@ static int run(xlate_cpu *cpu, const uint64_t *program, uint64_t *value)
             case 8: *p = (uint8_t)v; break;
             case 16: { uint16_t h = (uint16_t)v; memcpy(p, &h, 2); break; }
             case 32: { uint32_t h = (uint32_t)v; memcpy(p, &h, 4); break; }
+            case 128: memcpy(p, &v, 8); memcpy(p + 8, &t[*ip++], 8); break;
             default: memcpy(p, &v, 8); break;
             }
             break;
         }
+        case XLATE_OP_GET_XMM: memcpy(&t[d], cpu->xmm[a] + 8 * b, 8); break;
+        case XLATE_OP_SET_XMM: memcpy(cpu->xmm[a] + 8 * d, &t[b], 8); break;
         case XLATE_OP_HELPER:
             t[d] = ((xlate_helper_fn)functions[*ip++])(cpu, t[a], t[b]);
             break;

@@ -343,6 +343,10 @@ void *xlate_runtime_symbol(const char *name);
                                   code XLATE_EXIT_CODE_WRITTEN */
 #define XLATE_OP_END 40        /* rip = a, exit code b */
 #define XLATE_OP_RESULT 41     /* a flag program's value: a */
+#define XLATE_OP_GET_XMM 42    /* d = 64-bit half b (0 low, 1 high) of xmm register a */
+#define XLATE_OP_SET_XMM 43    /* 64-bit half d of xmm register a = b */
+/* XLATE_OP_LOAD and XLATE_OP_STORE of 128 bits: the low half in d (or from b), the high half
+ * in (or from) the temporary that the extra word names; checked as one access. */
 #define XLATE_THREADED_FUNCTIONS 64
 /* The words before a block's threaded code in the dispatch loop's map: how often the loop ran
  * it, and how often it may before it returns to Python instead (XLATE_EXIT_MISS), which

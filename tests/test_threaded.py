@@ -24,15 +24,19 @@ def _machine(asm: str, threshold: int) -> tuple[Machine, bytes]:
     return machine, code
 
 
-def test_integer_blocks_are_threaded_code_and_vector_blocks_are_not():
+def test_integer_code_and_vector_moves_are_threaded_code_and_vector_arithmetic_is_not():
     machine, code = _machine("""
         mov rax, [rsp + 8]; add eax, ecx; imul edx, eax, 7; sar rdx, cl; setl bl
         cmovz rsi, rdi; push rax; pop rcx; bsf rax, rdx; adc rbx, 1; div rcx; jmp 1f
-        1: movaps xmm0, xmm1; ret""", 1 << 40)
+        1: movups xmm0, [rsp]; movntdq [rsp + 16], xmm0; pxor xmm1, xmm1; movq rax, xmm0
+        movhps xmm2, [rsp]; movsd xmm3, xmm2; movd xmm4, eax; jmp 2f
+        2: paddd xmm0, xmm1; ret""", 1 << 40)
     blocks = machine.decoder
     first = blocks.block(CODE_ADDR)
+    moves = blocks.block(first.end)
     assert threaded.program(first) is not None
-    assert threaded.program(blocks.block(first.end)) is None  # movaps: left to Python
+    assert threaded.program(moves) is not None
+    assert threaded.program(blocks.block(moves.end)) is None  # paddd: left to Python
 
 
 def test_a_loop_runs_in_the_dispatch_loop_until_hot_and_its_computed_jump_is_followed():

@@ -9,13 +9,15 @@ instruction finds the state as the interpreter would leave it. The flags of an o
 the block describes itself are computed from its values; others from the cpu struct's lazy
 description, by a flag program made once a process from the same formulas.
 
-Blocks whose semantics need what the operations do not have (vector registers, whose
-primitives Builder leaves unimplemented, values wider than 64 bits) are left to the Python tier
-(xlate.pyblocks)."""
+A 128-bit value (an xmm register's, a 16-byte load's) is a pair of temporaries, which moves and
+bitwise logic handle, and 64-bit lanes are taken from or put into; blocks whose semantics need
+what the operations do not have (the vector primitives, whose Builder leaves them
+unimplemented, other wide values) are left to the Python tier (xlate.pyblocks)."""
 
 from __future__ import annotations
 
 from array import array
+from typing import NamedTuple
 
 from xlate.builder import Builder, mask
 from xlate.decoder import Block
@@ -33,6 +35,12 @@ _SEGMENTS = {"fs": 0, "gs": 1}
 
 class Unsupported(Exception):
     """The block needs what threaded code does not have."""
+
+
+class Wide(NamedTuple):
+    """A 128-bit value: the temporaries of its low and high 64 bits."""
+    lo: int
+    hi: int
 
 
 class ThreadedBuilder(Builder):
@@ -74,6 +82,8 @@ class ThreadedBuilder(Builder):
     # -- primitives: values ------------------------------------------------------------------
 
     def const(self, value: int, bits: int) -> int:
+        if bits == 128:
+            return Wide(self.const(value, 64), self.const(value >> 64, 64))
         value &= mask(bits)
         temp = self.constants.get(value)
         if temp is None:
@@ -83,10 +93,26 @@ class ThreadedBuilder(Builder):
     def add(self, a, b, bits): return self._value(lib.XLATE_OP_ADD, bits, a, b)
     def sub(self, a, b, bits): return self._value(lib.XLATE_OP_SUB, bits, a, b)
     def mul(self, a, b, bits): return self._value(lib.XLATE_OP_MUL, bits, a, b)
-    def and_(self, a, b, bits): return self._value(lib.XLATE_OP_AND, bits, a, b)
-    def or_(self, a, b, bits): return self._value(lib.XLATE_OP_OR, bits, a, b)
-    def xor(self, a, b, bits): return self._value(lib.XLATE_OP_XOR, bits, a, b)
-    def not_(self, a, bits): return self._value(lib.XLATE_OP_NOT, bits, a)
+    def and_(self, a, b, bits): return self._bitwise(lib.XLATE_OP_AND, bits, a, b)
+    def or_(self, a, b, bits): return self._bitwise(lib.XLATE_OP_OR, bits, a, b)
+    def xor(self, a, b, bits): return self._bitwise(lib.XLATE_OP_XOR, bits, a, b)
+
+    def not_(self, a, bits):
+        if bits == 128:
+            return Wide(*(self.not_(half, 64) for half in self._halves(a)))
+        return self._value(lib.XLATE_OP_NOT, bits, a)
+
+    def _bitwise(self, op: int, bits: int, a, b):
+        if bits == 128:
+            return Wide(*(self._value(op, 64, x, y)
+                          for x, y in zip(self._halves(a), self._halves(b), strict=True)))
+        return self._value(op, bits, a, b)
+
+    @staticmethod
+    def _halves(a) -> Wide:
+        if not isinstance(a, Wide):
+            raise Unsupported("a 128-bit operation on a narrower value")
+        return a
     def neg(self, a, bits): return self._value(lib.XLATE_OP_NEG, bits, a)
     def shl(self, a, n, bits): return self._value(lib.XLATE_OP_SHL, bits, a, n)
     def lshr(self, a, n, bits): return self._value(lib.XLATE_OP_LSHR, bits, a, n)
@@ -95,7 +121,11 @@ class ThreadedBuilder(Builder):
     def urem(self, a, b, bits): return self._value(lib.XLATE_OP_UREM, bits, a, b)
     def sdiv(self, a, b, bits): return self._value(lib.XLATE_OP_SDIV, bits, a, b)
     def srem(self, a, b, bits): return self._value(lib.XLATE_OP_SREM, bits, a, b)
-    def zext(self, a, bits, to): return self._wide(a, to)
+
+    def zext(self, a, bits, to):
+        if to == 128 and bits <= 64:
+            return Wide(a, self.const(0, 64))
+        return a if bits == to else self._wide(a, to)
     def eq(self, a, b, bits): return self._value(lib.XLATE_OP_EQ, bits, a, b)
     def ult(self, a, b, bits): return self._value(lib.XLATE_OP_ULT, bits, a, b)
     def slt(self, a, b, bits): return self._value(lib.XLATE_OP_SLT, bits, a, b)
@@ -109,6 +139,8 @@ class ThreadedBuilder(Builder):
         return a if bits == to else self._value(lib.XLATE_OP_SEXT, bits, a, to)
 
     def trunc(self, a, bits, to):
+        if bits == 128 and to < 128:
+            a, bits = self._halves(a).lo, 64
         return a if bits == to else self.and_(a, self.const(mask(to), 64), 64)
 
     def select(self, c, a, b, bits):
@@ -127,6 +159,23 @@ class ThreadedBuilder(Builder):
 
     def set_gpr(self, index: int, value: int) -> None:
         self._op(lib.XLATE_OP_SET_GPR, 64, 0, index, value)
+
+    def get_xmm(self, index: int) -> Wide:
+        return Wide(*(self._value(lib.XLATE_OP_GET_XMM, 64, index, half) for half in (0, 1)))
+
+    def set_xmm(self, index: int, value: Wide) -> None:
+        for half, temp in enumerate(self._halves(value)):
+            self._op(lib.XLATE_OP_SET_XMM, 0, half, index, temp)
+
+    def vextract(self, a: Wide, lane: int, index: int) -> int:
+        if lane != 64:
+            raise Unsupported(f"{lane}-bit lanes")
+        return self._halves(a)[index]
+
+    def vinsert(self, a: Wide, x: int, lane: int, index: int) -> Wide:
+        if lane != 64:
+            raise Unsupported(f"{lane}-bit lanes")
+        return self._halves(a)._replace(**{Wide._fields[index]: x})
 
     def get_segment_base(self, segment: str) -> int:
         return self._value(lib.XLATE_OP_GET_SEGMENT, 64, _SEGMENTS[segment])
@@ -170,11 +219,19 @@ class ThreadedBuilder(Builder):
             return None
         return cc[:5]
 
-    def load(self, guest_addr: int, bits: int, volatile: bool = False) -> int:
+    def load(self, guest_addr: int, bits: int, volatile: bool = False):
+        if bits == 128:
+            value = Wide(self._temp(), self._temp())
+            self._op(lib.XLATE_OP_LOAD, 128, value.lo, guest_addr, 0, value.hi)
+            return value
         return self._value(lib.XLATE_OP_LOAD, self._access(bits), guest_addr)
 
-    def store(self, guest_addr: int, value: int, bits: int) -> None:
-        self._op(lib.XLATE_OP_STORE, self._access(bits), 0, guest_addr, value)
+    def store(self, guest_addr: int, value, bits: int) -> None:
+        if bits == 128:
+            lo, hi = self._halves(value)
+            self._op(lib.XLATE_OP_STORE, 128, 0, guest_addr, lo, hi)
+        else:
+            self._op(lib.XLATE_OP_STORE, self._access(bits), 0, guest_addr, value)
         self.stored = True
 
     @staticmethod

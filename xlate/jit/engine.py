@@ -45,10 +45,10 @@ DEFAULT_THRESHOLD = 50
 # much as interpreting it once (30 us), it then runs in the dispatch loop in a fraction of a
 # microsecond, and the code cache keeps it for the next run, which installs it at its start
 # (interpreting each block twice first, and making threaded code at the run's end, for the
-# cache, of the blocks that ran less, took as long). Where threaded code cannot express it (vector
-# registers, 128-bit values), it is interpreted until it has run this many times, and then
-# compiled to Python (xlate.pyblocks), which costs a third of a millisecond and saves tens of
-# microseconds a run.
+# cache, of the blocks that ran less, took as long). Where threaded code cannot express it
+# (vector arithmetic, 128-bit values but moves), it is interpreted until it has run this many
+# times, and then compiled to Python (xlate.pyblocks), which costs a third of a millisecond and
+# saves tens of microseconds a run.
 PYTHON_THRESHOLD = 2
 # A region follows a computed jump to this many of the places it went most.
 LIKELY_TARGETS = 4
