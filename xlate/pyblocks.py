@@ -432,7 +432,6 @@ class PyBlocks:
                 text, names = source[0], tuple(sorted(source[1]))
                 made = compile(text, f"<block {block.start:#x}>", "exec"), names
             self.compiled += 1
-        self.ends[block.start] = block.end
         if isinstance(made, bytes):
             return self._install_threaded(block.start, raw, made, ends_indirect(block))
         code, names = made
@@ -441,6 +440,7 @@ class PyBlocks:
         namespace: dict = {}
         exec(code, self.globals, namespace)
         function = self.functions[block.start] = namespace["block"]
+        self.ends[block.start] = block.end
         self.code[block.start] = (raw, made, None)
         return function
 

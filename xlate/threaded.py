@@ -96,6 +96,21 @@ class ThreadedBuilder(Builder):
     def and_(self, a, b, bits): return self._bitwise(lib.XLATE_OP_AND, bits, a, b)
     def or_(self, a, b, bits): return self._bitwise(lib.XLATE_OP_OR, bits, a, b)
     def xor(self, a, b, bits): return self._bitwise(lib.XLATE_OP_XOR, bits, a, b)
+    def neg(self, a, bits): return self._value(lib.XLATE_OP_NEG, bits, a)
+    def shl(self, a, n, bits): return self._value(lib.XLATE_OP_SHL, bits, a, n)
+    def lshr(self, a, n, bits): return self._value(lib.XLATE_OP_LSHR, bits, a, n)
+    def ashr(self, a, n, bits): return self._value(lib.XLATE_OP_ASHR, bits, a, n)
+    def udiv(self, a, b, bits): return self._value(lib.XLATE_OP_UDIV, bits, a, b)
+    def urem(self, a, b, bits): return self._value(lib.XLATE_OP_UREM, bits, a, b)
+    def sdiv(self, a, b, bits): return self._value(lib.XLATE_OP_SDIV, bits, a, b)
+    def srem(self, a, b, bits): return self._value(lib.XLATE_OP_SREM, bits, a, b)
+    def eq(self, a, b, bits): return self._value(lib.XLATE_OP_EQ, bits, a, b)
+    def ult(self, a, b, bits): return self._value(lib.XLATE_OP_ULT, bits, a, b)
+    def slt(self, a, b, bits): return self._value(lib.XLATE_OP_SLT, bits, a, b)
+    def ctz(self, a, bits): return self._value(lib.XLATE_OP_CTZ, bits, a)
+    def clz(self, a, bits): return self._value(lib.XLATE_OP_CLZ, bits, a)
+    def popcount(self, a, bits): return self._value(lib.XLATE_OP_POPCOUNT, bits, a)
+    def bswap(self, a, bits): return self._value(lib.XLATE_OP_BSWAP, bits, a)
 
     def not_(self, a, bits):
         if bits == 128:
@@ -108,31 +123,10 @@ class ThreadedBuilder(Builder):
                           for x, y in zip(self._halves(a), self._halves(b), strict=True)))
         return self._value(op, bits, a, b)
 
-    @staticmethod
-    def _halves(a) -> Wide:
-        if not isinstance(a, Wide):
-            raise Unsupported("a 128-bit operation on a narrower value")
-        return a
-    def neg(self, a, bits): return self._value(lib.XLATE_OP_NEG, bits, a)
-    def shl(self, a, n, bits): return self._value(lib.XLATE_OP_SHL, bits, a, n)
-    def lshr(self, a, n, bits): return self._value(lib.XLATE_OP_LSHR, bits, a, n)
-    def ashr(self, a, n, bits): return self._value(lib.XLATE_OP_ASHR, bits, a, n)
-    def udiv(self, a, b, bits): return self._value(lib.XLATE_OP_UDIV, bits, a, b)
-    def urem(self, a, b, bits): return self._value(lib.XLATE_OP_UREM, bits, a, b)
-    def sdiv(self, a, b, bits): return self._value(lib.XLATE_OP_SDIV, bits, a, b)
-    def srem(self, a, b, bits): return self._value(lib.XLATE_OP_SREM, bits, a, b)
-
     def zext(self, a, bits, to):
         if to == 128 and bits <= 64:
             return Wide(a, self.const(0, 64))
         return a if bits == to else self._wide(a, to)
-    def eq(self, a, b, bits): return self._value(lib.XLATE_OP_EQ, bits, a, b)
-    def ult(self, a, b, bits): return self._value(lib.XLATE_OP_ULT, bits, a, b)
-    def slt(self, a, b, bits): return self._value(lib.XLATE_OP_SLT, bits, a, b)
-    def ctz(self, a, bits): return self._value(lib.XLATE_OP_CTZ, bits, a)
-    def clz(self, a, bits): return self._value(lib.XLATE_OP_CLZ, bits, a)
-    def popcount(self, a, bits): return self._value(lib.XLATE_OP_POPCOUNT, bits, a)
-    def bswap(self, a, bits): return self._value(lib.XLATE_OP_BSWAP, bits, a)
 
     def sext(self, a, bits, to):
         self._wide(a, to)
@@ -150,6 +144,12 @@ class ThreadedBuilder(Builder):
     def _wide(a: int, bits: int) -> int:
         if bits > 64:
             raise Unsupported("a value wider than 64 bits")
+        return a
+
+    @staticmethod
+    def _halves(a) -> Wide:
+        if not isinstance(a, Wide):
+            raise Unsupported("a 128-bit operation on a narrower value")
         return a
 
     # -- primitives: guest state -------------------------------------------------------------
