@@ -47,10 +47,11 @@ class Compiler:
     def compile(self, module: str, opt_level: int = 2,
                 between: Callable[[], None] | None = None) -> bytes:
         """Optimise a module (LLVM IR text) and compile it to a relocatable host object file.
-        At level 0 nothing is optimised and LLVM's fast instruction selection makes the code;
-        above, clamps of guest addresses become branches after optimising (xlate.jit.checks).
-        between, if given, is called between optimising and making the code, which take about
-        as long as each other (it may compile other modules)."""
+        At level 0 nothing is optimised (but the counters' calls inlined) and LLVM's fast
+        instruction selection makes the code; above, clamps of guest addresses become branches
+        after optimising (xlate.jit.checks). between, if given, is called between optimising
+        and making the code, which take about as long as each other (it may compile other
+        modules)."""
         tm = self._target_machine(opt_level)
         parsed = llvm.parse_assembly(module)
         parsed.verify()
@@ -58,11 +59,15 @@ class Compiler:
         # takes every integer phi (a region has one per guest register a block carries) for
         # an illegal one and tries to slice it up, a third of O2's time on printf's code.
         parsed.data_layout, parsed.triple = str(tm.target_data), tm.triple
+        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        pb = llvm.create_pass_builder(tm, pto)
         if opt_level:
-            pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-            pb = llvm.create_pass_builder(tm, pto)
             pb.getModulePassManager().run(parsed, pb)
             parsed = llvm.parse_assembly(branch_checks(str(parsed)))
+        else:  # the counters' calls inlined: a call in every block made quick code 10% slower
+            passes = llvm.create_new_module_pass_manager()
+            passes.add_always_inliner_pass()
+            passes.run(parsed, pb)
         if between is not None:
             between()
         return tm.emit_object(parsed)

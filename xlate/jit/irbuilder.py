@@ -67,16 +67,17 @@ def hot_definition(slot: int | None) -> str:
     """The definitions of HOT and COUNT that complete a region module: HOT adds 1 to
     cpu->hot_counts[slot] (how often the code is entered or loops, which tells the engine
     what quickly compiled code to optimise) and COUNT to the block's cpu->block_counts (which
-    of its blocks to); with None, both do nothing, and LLVM removes them."""
+    of its blocks to); with None, both do nothing, and LLVM removes them. Either way they are
+    inlined (quick code is not optimised, but its calls are: see Compiler.compile)."""
     if slot is None:
         return ("define internal void @xlate_hot(ptr %cpu) alwaysinline {\n  ret void\n}\n"
                 "define internal void @xlate_count(ptr %cpu, i64 %slot) alwaysinline {\n"
                 "  ret void\n}\n")
     offset = OFFSET["hot_counts"] + 8 * slot
-    return (f"define internal void @xlate_hot(ptr %cpu) {{\n"
+    return (f"define internal void @xlate_hot(ptr %cpu) alwaysinline {{\n"
             f"  %p = getelementptr i8, ptr %cpu, i64 {offset}\n  %n = load i64, ptr %p\n"
             f"  %m = add i64 %n, 1\n  store i64 %m, ptr %p\n  ret void\n}}\n"
-            f"define internal void @xlate_count(ptr %cpu, i64 %slot) {{\n"
+            f"define internal void @xlate_count(ptr %cpu, i64 %slot) alwaysinline {{\n"
             f"  %o = shl i64 %slot, 3\n  %a = add i64 %o, {OFFSET['block_counts']}\n"
             f"  %p = getelementptr i8, ptr %cpu, i64 %a\n  %n = load i64, ptr %p\n"
             f"  %m = add i64 %n, 1\n  store i64 %m, ptr %p\n  ret void\n}}\n")
