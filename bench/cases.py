@@ -120,6 +120,39 @@ def runner_available(runner: str) -> bool:
     return runner != "qemu" or shutil.which(QEMU) is not None
 
 
+# The packages xlate imports (the cffi module's backend, LLVM's and Capstone's bindings): the
+# directories that hold them go on the path of the Python that runs xlate (see xlate_python).
+XLATE_DEPENDENCIES = ("_cffi_backend", "cffi", "llvmlite", "capstone")
+
+
+@functools.cache
+def xlate_python() -> str:
+    """The Python that runs xlate: a virtual environment's (bench/.build/venv), which finds this
+    checkout's xlate and the packages it imports, as `pipx install` would set it up. Its start
+    is then what an install of xlate costs, without the .pth files of the site-packages that
+    xlate's dependencies are in (this Python's): on some machines those import modules in
+    every Python process (on the one the README's table is from, certifi, 25 ms of a warm
+    run of 150)."""
+    import importlib.util
+    import sysconfig
+
+    venv = BUILD_DIR / "venv"
+    python = venv / "bin" / "python3"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    directories = [str(REPO)]
+    for name in XLATE_DEPENDENCIES:
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).parent
+        where = str(origin.parent if spec.submodule_search_locations else origin)
+        if where not in directories:
+            directories.append(where)
+    site = sysconfig.get_path("purelib", "venv", vars={"base": venv, "platbase": venv})
+    # The lines of a .pth file go on sys.path; .pth files in those directories are not read.
+    Path(site, "xlate-bench.pth").write_text("".join(f"{d}\n" for d in directories))
+    return str(python)
+
+
 @functools.cache
 def compile_bytecode() -> None:
     """Writes the .pyc files of xlate's modules, as an installed package has them, so that no
@@ -150,7 +183,7 @@ def command(runner: str, binary: Path, args: tuple[str, ...]) -> list[str]:
     if runner == "interp" or runner in JIT_RUNNERS:
         engine = "interp" if runner == "interp" else "jit"
         # --stats costs one line on stderr at exit, and tells translation apart from running.
-        return [sys.executable, "-m", "xlate", "run", "--engine", engine, "--stats",
+        return [xlate_python(), "-m", "xlate", "run", "--engine", engine, "--stats",
                 str(binary), *args]
     raise ValueError(f"unknown runner {runner!r}; expected one of {RUNNERS}")
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from xlate.cli import UsageError, parse_run
+
 REPO = Path(__file__).resolve().parent.parent
 ENGINES = ("jit", "interp")
 
@@ -243,3 +245,43 @@ def test_stdout_on_a_character_device_that_is_no_terminal(printf_guest, engine):
     assert proc.returncode == 0, proc.stderr.decode()
     assert "ioctl(1, 0x5401" in proc.stderr.decode()
     assert "ENOTTY" in proc.stderr.decode()
+
+
+def test_run_options_come_before_the_program_and_its_arguments_are_its_own():
+    options = parse_run(["--engine=interp", "--stats", "--jit-threshold", "0", "--no-cache",
+                         "prog", "--strace", "-h", "--engine", "x"])
+    assert (options.engine, options.stats, options.strace, options.no_cache) == \
+        ("interp", True, False, True)
+    assert options.jit_threshold == 0
+    assert (options.program, options.args) == ("prog", ["--strace", "-h", "--engine", "x"])
+    options = parse_run(["--strace", "--", "--stats"])
+    assert (options.strace, options.stats, options.program) == (True, False, "--stats")
+    assert parse_run(["prog"]).engine == "jit"
+
+
+@pytest.mark.parametrize("argv", [[], ["--engine", "fast", "p"], ["--jit-threshold=-1", "p"],
+                                  ["--jit-threshold", "many", "p"], ["--bogus", "p"],
+                                  ["--stats=1", "p"], ["--engine"]])
+def test_bad_run_options_are_usage_errors(argv):
+    with pytest.raises(UsageError):
+        parse_run(argv)
+
+
+@pytest.mark.parametrize("argv", [[], ["walk"], ["run"], ["run", "--engine", "fast", "p"],
+                                  ["cache"], ["cache", "purge"]])
+def test_a_bad_command_line_prints_the_usage_and_exits_2(argv):
+    proc = subprocess.run([sys.executable, "-m", "xlate", *argv], capture_output=True,
+                          timeout=60, cwd=REPO)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert err.startswith("usage: xlate run") and "\nxlate: error: " in err, err
+    assert "Traceback" not in err and not proc.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["run", "--stats", "--help"]])
+def test_help_goes_to_stdout(argv):
+    proc = subprocess.run([sys.executable, "-m", "xlate", *argv], capture_output=True,
+                          timeout=60, cwd=REPO)
+    assert proc.returncode == 0 and not proc.stderr
+    assert proc.stdout.decode().startswith("usage: xlate run") and b"--jit-threshold N" in \
+        proc.stdout
