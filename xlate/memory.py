@@ -273,6 +273,12 @@ class AddressSpace:
             raise GuestMemoryError(errno.EFAULT, f"bad guest read at {guest_addr:#x}")
         return bytes(ffi.buffer(self._host(guest_addr), size))
 
+    def executable_views(self) -> list[tuple[int, int, object]]:
+        """[start, end) and the bytes (a buffer over them, unread) of each executable mapping:
+        for comparing many spans of code with what they were, without a read for each."""
+        return [(m.start, m.end, ffi.buffer(self._host(m.start), m.end - m.start))
+                for m in self.mappings if m.prot & PROT_EXEC]
+
     def write(self, guest_addr: int, data: bytes) -> None:
         """Bytes into guest memory; EFAULT unless all of it is writable."""
         if not self.readable(guest_addr, len(data), PROT_WRITE):

@@ -27,7 +27,7 @@ from xlate import threaded
 from xlate.builder import Builder, mask
 from xlate.decoder import Block, Insn, ends_indirect
 from xlate.interp import InterpBuilder
-from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
+from xlate.memory import AddressSpace
 from xlate.runtime import EXIT_CODE_WRITTEN, EXIT_FAULT, EXIT_NEXT, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS, flags
 from xlate.vector import VectorPrimitives
@@ -361,13 +361,12 @@ def _adopted_code(known, raw: bytes) -> bytes | tuple[types.CodeType, tuple[str,
     function's code object and the C functions that calls; if made from these code bytes and
     sound."""
     try:
-        known_raw, data, _ = known
+        known_raw, data, indirect = known
         if known_raw != raw:
             return None
-        made = marshal.loads(data)
-        if isinstance(made, bytes) and len(made) % 8 == 0 and made:
-            return made
-        code, names = made
+        if indirect is not None:
+            return data if isinstance(data, bytes) and len(data) % 8 == 0 and data else None
+        code, names = marshal.loads(data)
         if isinstance(code, types.CodeType) and all(isinstance(n, str) for n in names):
             return code, tuple(names)
     except (ValueError, EOFError, TypeError):
@@ -470,13 +469,15 @@ class PyBlocks:
         those it was made from, without decoding them, for the dispatch loop to run from their
         first entry, up to limit times (see XLATE_THREADED_LIMIT). The pages they are on are
         marked as holding translated code, as decoding them would."""
+        code = memory.executable_views()
         for start, known in list(self.adopted.items()):
             try:
                 raw, _, indirect = known
                 if indirect is None:  # a Python function's code
                     continue
-                now = memory.read(start, len(raw), PROT_EXEC)
-            except (ValueError, TypeError, GuestMemoryError):
+                now = next(view[start - base:start - base + len(raw)] for base, end, view in code
+                           if base <= start and start + len(raw) <= end)
+            except (ValueError, TypeError, StopIteration):
                 continue
             made = _adopted_code(known, now)
             if not isinstance(made, bytes):
@@ -488,9 +489,10 @@ class PyBlocks:
 
     def export(self) -> bytes:
         """What the blocks were made into so far (and those adopted and not
-        used), for adopt() in a later run of the same program: each marshalled apart, so that
-        the later run unmarshals only those it uses."""
-        made = {start: (raw, marshal.dumps(made), indirect)
+        used), for adopt() in a later run of the same program: each Python function's code
+        marshalled apart, so that the later run unmarshals only those it uses (threaded code is
+        bytes already)."""
+        made = {start: (raw, made if indirect is not None else marshal.dumps(made), indirect)
                 for start, (raw, made, indirect) in self.code.items()}
         return marshal.dumps({**self.adopted, **made})
 
