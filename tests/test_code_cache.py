@@ -72,6 +72,12 @@ def region_files(cache: Path) -> list[Path]:
     return sorted((cache / "regions").glob("*/*.o"))
 
 
+def manifest_keys(cache: Path) -> list[str]:
+    """The keys in the (one) program's manifest, in the order it lists them."""
+    (manifest,) = (cache / "programs").glob("*.manifest")
+    return manifest.read_text().split()
+
+
 def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     cold = run(program, tmp_path)
     assert cold.stdout == native and preloaded(cold) == 0
@@ -80,8 +86,7 @@ def test_second_run_starts_with_the_first_runs_code(program, native, tmp_path):
     assert warm.stdout == native
     # Every region the first run ended with (not those that regions regrown from them, or
     # optimised from their hot part and compiled again from the rest, replaced).
-    (manifest,) = (tmp_path / "programs").glob("*.json")
-    keys = json.loads(manifest.read_text())
+    keys = manifest_keys(tmp_path)
     assert {f"{key}.o" for key in keys} <= {path.name for path in region_files(tmp_path)}
     assert preloaded(warm) == len(keys) > 0
     assert b"translating 0.000 s" in warm.stderr
@@ -212,8 +217,7 @@ def test_a_region_keeps_the_entries_a_newer_one_did_not_take(program, native, tm
     run. (The newer region here is the older one's code, said to be entered at one entry; no
     region gets hot enough to be optimised, so that the warm run compiles nothing.)"""
     run_patched(program, tmp_path, NEVER_HOT)
-    (path,) = (tmp_path / "programs").glob("*.json")
-    keys = json.loads(path.read_text())
+    keys = manifest_keys(tmp_path)
     cache = CodeCache(tmp_path)
     older = next(region for region in map(cache.load, keys) if len(region.entries) > 1)
     machine = Machine.load(str(program), [str(program)], cache_dir=None)
@@ -316,7 +320,7 @@ def test_translator_digest_is_remembered_until_a_file_changes(tmp_path, monkeypa
         os.utime(path, (1e9, 1e9))  # long settled
         files.append((name, str(path)))
     monkeypatch.setattr(code_cache, "_translator_files", lambda: files)
-    memo_path = tmp_path / "translator.json"
+    memo_path = tmp_path / "translator"
     digest, memo = code_cache._translator_digest(str(memo_path))
     assert memo is not None
     memo_path.write_bytes(memo)

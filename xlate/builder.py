@@ -11,19 +11,17 @@ arithmetic flags are built here from the primitives, so that they too exist once
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from xlate.decoder import GPR, IMM, MEM, REG, XMM, Insn, Operand
-from xlate.vector import VectorPrimitives
-
-Value = Any  # an int in the interpreter, an LLVM IR value (xlate.jit.llir) in the JIT
+from xlate.records import named_tuple
+from xlate.vector import Value, VectorPrimitives
 
 
 def mask(bits: int) -> int:
     return (1 << bits) - 1
 
 
-class HelperState(NamedTuple):
+@named_tuple
+class HelperState:
     """The guest registers and flags that a C helper reads and writes in the cpu struct, as
     ("gpr", index), ("flag", name) and ("cc", part) keys (see flags.helper_state). What it does to
     memory and to the x87 and SSE control state is not described: engines assume anything."""

@@ -12,10 +12,10 @@ import importlib.util
 import marshal
 import os
 import struct
-from typing import NamedTuple
 
 from xlate.errors import XlateError
 from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
+from xlate.records import named_tuple
 from xlate.runtime import ffi, lib
 
 GPR_NAMES = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
@@ -31,7 +31,8 @@ GPR, XMM, ST = "gpr", "xmm", "st"
 # Records are NamedTuples and Block a plain class, not dataclasses: importing dataclasses (and
 # inspect, which it imports) costs tens of milliseconds on the way to the guest's first
 # instruction, and a dataclass a millisecond or two to create.
-class Reg(NamedTuple):
+@named_tuple
+class Reg:
     """A guest register operand: which file, which register, how many bits from which bit."""
     file: str
     index: int
@@ -39,7 +40,8 @@ class Reg(NamedTuple):
     shift: int = 0  # 8 for ah, ch, dh, bh
 
 
-class Operand(NamedTuple):
+@named_tuple
+class Operand:
     kind: str           # REG, IMM or MEM
     size: int           # bytes
     reg: Reg | None = None
@@ -51,7 +53,8 @@ class Operand(NamedTuple):
     segment: str = ""   # "fs" or "gs" for a segment override
 
 
-class Insn(NamedTuple):
+@named_tuple
+class Insn:
     address: int
     size: int
     name: str                 # Capstone's instruction name: "add", "movsb", "cvtsi2sd"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-from typing import NamedTuple
 
 from xlate.errors import LoadError
 from xlate.memory import (
@@ -24,6 +23,7 @@ from xlate.memory import (
     page_down,
     page_up,
 )
+from xlate.records import named_tuple
 
 # Auxiliary vector keys (linux/auxvec.h).
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS = 0, 3, 4, 5, 6, 7, 8
@@ -66,7 +66,8 @@ class Image:
 
 # Records read from the file are NamedTuples: struct's tuples as they come, and a NamedTuple class
 # costs a tenth of a frozen dataclass to create, on the way to the guest's first instruction.
-class Segment(NamedTuple):
+@named_tuple
+class Segment:
     """One program header."""
     type: int
     flags: int
@@ -78,7 +79,8 @@ class Segment(NamedTuple):
     align: int
 
 
-class ElfHeaders(NamedTuple):
+@named_tuple
+class ElfHeaders:
     """What execve reads of an ELF file: its ELF header's fields and its program headers."""
     type: int
     entry: int

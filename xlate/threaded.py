@@ -17,10 +17,10 @@ unimplemented, other wide values) are left to the Python tier (xlate.pyblocks)."
 from __future__ import annotations
 
 from array import array
-from typing import NamedTuple
 
 from xlate.builder import Builder, mask
 from xlate.decoder import Block
+from xlate.records import named_tuple
 from xlate.runtime import EXIT_NEXT, FLAG_SLOT, ffi, lib
 from xlate.semantics import SEMANTICS, flags
 
@@ -37,7 +37,8 @@ class Unsupported(Exception):
     """The block needs what threaded code does not have."""
 
 
-class Wide(NamedTuple):
+@named_tuple
+class Wide:
     """A 128-bit value: the temporaries of its low and high 64 bits."""
     lo: int
     hi: int

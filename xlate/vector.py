@@ -10,9 +10,13 @@ out); 128-bit bitwise logic needs no primitive of its own (and_/or_/xor/not_ at 
 
 from __future__ import annotations
 
-from typing import Any
-
-Value = Any  # as in xlate.builder (imported from there would be circular)
+TYPE_CHECKING = False  # typing's, without importing typing (see xlate.records)
+if TYPE_CHECKING:
+    from typing import Any as Value
+else:  # a name for annotations only
+    Value = object
+# An int in the interpreter, an LLVM IR value (xlate.jit.llir) in the JIT: anything, to a type
+# checker; xlate.builder, which the semantics import it from, has it from here.
 
 # cmpps/cmpss predicate numbers (imm8 bits 2:0), as x86 names them.
 FCMP_PREDICATES = ("eq", "lt", "le", "unord", "neq", "nlt", "nle", "ord")

@@ -20,14 +20,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
+import marshal
 import os
 import struct
 import sys
 import time
-from typing import NamedTuple
 
 import xlate
+from xlate.records import named_tuple
 
 MAGIC = b"XLATEOBJ"
 FORMAT = 4
@@ -63,24 +63,24 @@ def _translator_digest(memo_path: str) -> tuple[bytes, bytes | None]:
     and the memo to keep in memo_path (None: keep none) so that the next run need not read
     them: the hash with each file's size, modification time and inode, which a change alters."""
     files = _translator_files()
-    identity = [xlate.__file__]
-    for name, path in files:
-        st = os.stat(path)
-        identity.append([name, st.st_size, st.st_mtime_ns, st.st_ino])
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+    stats = [(name, os.stat(path)) for name, path in files]
+    # The memo: the digest's hex on its first line, then this, a line for each file.
+    identity = f"{xlate.__file__}\n" + "".join(
+        f"{name}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ino}\n" for name, st in stats)
+    with contextlib.suppress(OSError, ValueError):
         with open(memo_path, "rb") as f:
-            memo = json.load(f)
-        if memo["files"] == identity:
-            return bytes.fromhex(memo["digest"]), None
+            digest, _, memo = f.read().decode().partition("\n")
+        if memo == identity and len(digest) == 64:
+            return bytes.fromhex(digest), None
     h = hashlib.sha256(xlate.__version__.encode())
     for name, path in files:
         h.update(name.encode())
         with open(path, "rb") as f:
             h.update(f.read())
     settled = time.time() - _SETTLED_SECONDS
-    if any(entry[2] > settled * 1e9 for entry in identity[1:]):
+    if any(st.st_mtime_ns > settled * 1e9 for _, st in stats):
         return h.digest(), None
-    return h.digest(), json.dumps({"files": identity, "digest": h.hexdigest()}).encode()
+    return h.digest(), f"{h.hexdigest()}\n{identity}".encode()
 
 
 # The lines of /proc/cpuinfo (x86-64's and aarch64's) that name the host CPU's model and features,
@@ -118,7 +118,8 @@ def _llvmlite_version() -> bytes:
     return b""
 
 
-class RegionCode(NamedTuple):
+@named_tuple
+class RegionCode:
     """A compiled region as the cache keeps it."""
     key: str                        # hex sha256
     name: str                       # the function's symbol in the object
@@ -149,7 +150,7 @@ class CodeCache:
         """What every key covers besides the guest code: the translator (the emulated CPU's
         features are compiled into the runtime, which its digest covers), the host CPU and
         the LLVM that compiles."""
-        memo_path = os.path.join(self.directory, "translator.json")
+        memo_path = os.path.join(self.directory, "translator")
         translator, memo = _translator_digest(memo_path)
         if memo is not None:
             self._write(memo_path, memo)
@@ -190,9 +191,8 @@ class CodeCache:
         return region
 
     def store(self, region: RegionCode, kind: str = "regions") -> None:
-        meta = json.dumps({"name": region.name, "blocks": region.blocks,
-                           "entries": region.entries, "pcs": region.pcs,
-                           "slot": region.slot}).encode()
+        meta = marshal.dumps((region.name, region.blocks, region.entries, region.pcs,
+                              region.slot))
         payload = struct.pack("<I", len(meta)) + meta + region.obj
         self._write(self._path(region.key, kind), _seal(region.key, payload))
 
@@ -242,19 +242,17 @@ class CodeCache:
     # -- manifests ---------------------------------------------------------------------------
 
     def _manifest_path(self, program_digest: str) -> str:
-        return os.path.join(self.directory, "programs", f"{program_digest}.json")
+        return os.path.join(self.directory, "programs", f"{program_digest}.manifest")
 
     def manifest(self, program_digest: str) -> list[str]:
-        """Keys of the regions compiled for a program in earlier runs."""
+        """Keys of the regions compiled for a program in earlier runs (a line each)."""
         try:
             with open(self._manifest_path(program_digest), "rb") as f:
-                keys = json.load(f)
-        except (OSError, ValueError):
+                lines = f.read().split(b"\n")
+        except OSError:
             return []
-        if not isinstance(keys, list):
-            return []
-        keys = [k for k in keys if isinstance(k, str) and len(k) == 64
-                and all(c in "0123456789abcdef" for c in k)]
+        keys = [k.decode() for k in lines if len(k) == 64
+                and all(c in b"0123456789abcdef" for c in k)]
         self._manifests[program_digest] = keys
         return keys
 
@@ -262,13 +260,14 @@ class CodeCache:
         """Remember the keys of a program's regions, in the order they were compiled in."""
         keys = list(dict.fromkeys(keys))
         if keys != self._manifests.get(program_digest):
-            self._write(self._manifest_path(program_digest), json.dumps(keys).encode())
+            self._write(self._manifest_path(program_digest),
+                        "".join(f"{key}\n" for key in keys).encode())
 
     # -- management --------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
         regions = _files(os.path.join(self.directory, "regions"), ".o")
-        programs = _files(os.path.join(self.directory, "programs"), ".json")
+        programs = _files(os.path.join(self.directory, "programs"), ".manifest")
         others = (_files(os.path.join(self.directory, "programs"), ".blocks")
                   + _files(os.path.join(self.directory, "programs"), ".python")
                   + _files(os.path.join(self.directory, "support"), ".o"))
@@ -306,16 +305,15 @@ def _decode(data: bytes, key: str) -> RegionCode | None:
         return None
     try:
         (meta_length,) = struct.unpack_from("<I", payload)
-        meta = json.loads(payload[4:4 + meta_length])
-        blocks = tuple((int(a), int(s)) for a, s in meta["blocks"])
-        entries = tuple(int(a) for a in meta["entries"])
-        pcs = tuple((int(offset), int(pc)) for offset, pc in meta["pcs"])
-        slot = None if meta["slot"] is None else int(meta["slot"])
+        name, blocks, entries, pcs, slot = marshal.loads(payload[4:4 + meta_length])
+        blocks = tuple((int(a), int(s)) for a, s in blocks)
+        entries = tuple(int(a) for a in entries)
+        pcs = tuple((int(offset), int(pc)) for offset, pc in pcs)
+        slot = None if slot is None else int(slot)
         if not {a for a, _ in blocks} >= set(entries):
             return None
-        return RegionCode(key, str(meta["name"]), blocks, entries, payload[4 + meta_length:],
-                          pcs, slot)
-    except (ValueError, KeyError, TypeError, struct.error):
+        return RegionCode(key, str(name), blocks, entries, payload[4 + meta_length:], pcs, slot)
+    except (ValueError, EOFError, TypeError, struct.error):
         return None
 
 
@@ -334,6 +332,6 @@ def clear(directory: str | os.PathLike) -> int:
         with contextlib.suppress(OSError):
             os.rmdir(os.path.join(directory, sub))
     with contextlib.suppress(OSError):
-        os.unlink(os.path.join(directory, "translator.json"))
+        os.unlink(os.path.join(directory, "translator"))
         removed += 1
     return removed

@@ -12,7 +12,6 @@ import bisect
 import heapq
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from xlate.decoder import Block, Decoder, callees, ends_indirect, successors
 from xlate.interp import Interpreter
@@ -23,6 +22,7 @@ from xlate.memory import PROT_EXEC, AddressSpace, GuestMemoryError
 from xlate.pyblocks import PyBlocks
 from xlate.runtime import EXIT_FAULT, EXIT_MISS, EXIT_NEXT, EXIT_STOP, ffi, lib
 
+TYPE_CHECKING = False  # typing's, without importing typing (see xlate.records)
 if TYPE_CHECKING:  # imported when the first region is compiled: a warm run needs neither
     from concurrent.futures import Future
 

@@ -23,10 +23,10 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from xlate.memory import AddressSpace, GuestMemoryError
 
+TYPE_CHECKING = False  # typing's, without importing typing (see xlate.records)
 if TYPE_CHECKING:
     from xlate.linux.dirs import DirectoryListing
 
