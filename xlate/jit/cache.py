@@ -30,7 +30,7 @@ import xlate
 from xlate.records import named_tuple
 
 MAGIC = b"XLATEOBJ"
-FORMAT = 4
+FORMAT = 5  # 5: region metadata marshalled, threaded code in program data unmarshalled
 _HEADER = struct.Struct("<8sI32sQ32s")  # magic, format, key, payload length, payload sha256
 
 
