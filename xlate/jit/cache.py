@@ -27,6 +27,7 @@ import sys
 import time
 
 import xlate
+from xlate.jit.llvm import llvmlite_version_file
 from xlate.records import named_tuple
 
 MAGIC = b"XLATEOBJ"
@@ -107,17 +108,6 @@ def _host_cpu() -> bytes:
     return "\n".join(lines).encode()
 
 
-def _llvmlite_version() -> bytes:
-    """llvmlite's version file, which names its release and so the LLVM it was built with;
-    found on sys.path as the import system would find it, without importing llvmlite (or
-    importlib.util)."""
-    for entry in sys.path:
-        path = os.path.join(entry or ".", "llvmlite", "_version.py")
-        with contextlib.suppress(OSError), open(path, "rb") as f:
-            return f.read()
-    return b""
-
-
 @named_tuple
 class RegionCode:
     """A compiled region as the cache keeps it."""
@@ -154,7 +144,7 @@ class CodeCache:
         translator, memo = _translator_digest(memo_path)
         if memo is not None:
             self._write(memo_path, memo)
-        return hashlib.sha256(translator + _host_cpu() + _llvmlite_version()).digest()
+        return hashlib.sha256(translator + _host_cpu() + llvmlite_version_file()).digest()
 
     def key(self, code: list[tuple[int, bytes]], check_stores: bool = False,
             entries: tuple[int, ...] = ()) -> str:

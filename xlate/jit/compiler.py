@@ -1,6 +1,6 @@
 """LLVM: IR module (xlate.jit.irbuilder's text) -> host object file. Loading objects into the
 process is the C runtime's (xlate.jit.linker), so that code from the code cache runs without this
-module, and without llvmlite, being imported.
+module, and without LLVM, being loaded.
 
 Each thread that compiles has its own target machine, so that none is shared between threads; a
 thread keeps it for its compilations, as a new one costs a millisecond or more of each (LLVM
@@ -14,35 +14,26 @@ import threading
 import time
 from collections.abc import Callable
 
-import llvmlite.binding as llvm
-
+from xlate.jit import llvm
 from xlate.jit.checks import branch_checks
-
-llvm.initialize_native_target()
-llvm.initialize_native_asmprinter()
 
 
 class Compiler:
     """Compiles IR modules to host object files."""
 
     def __init__(self) -> None:
-        self.target = llvm.Target.from_default_triple()
         self._local = threading.local()  # the thread's target machines, by level
 
     def _target_machine(self, opt_level: int) -> llvm.TargetMachine:
         machines = self._local.__dict__.setdefault("machines", {})
         tm = machines.get(opt_level)
         if tm is None:
-            tm = machines[opt_level] = self._new_target_machine(opt_level)
+            # The large code model: the object loader maps code anywhere, and the helpers it
+            # calls are anywhere in the host's address space; every address is then an absolute
+            # 64-bit relocation, so nothing needs to be within 2 GiB of anything and no PLT or
+            # GOT exists.
+            tm = machines[opt_level] = llvm.TargetMachine(opt_level, "static", "large")
         return tm
-
-    def _new_target_machine(self, opt_level: int) -> llvm.TargetMachine:
-        # The large code model: the object loader maps code anywhere, and the helpers it calls
-        # are anywhere in the host's address space; every address is then an absolute 64-bit
-        # relocation, so nothing needs to be within 2 GiB of anything and no PLT or GOT exists.
-        return self.target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=opt_level, reloc="static", codemodel="large")
 
     def compile(self, module: str, opt_level: int = 2,
                 between: Callable[[], None] | None = None) -> bytes:
@@ -53,34 +44,35 @@ class Compiler:
         and making the code, which take about as long as each other (it may compile other
         modules)."""
         tm = self._target_machine(opt_level)
-        parsed = llvm.parse_assembly(module)
-        parsed.verify()
-        # The target's layout, which names its legal integer types: without it InstCombine
-        # takes every integer phi (a region has one per guest register a block carries) for
-        # an illegal one and tries to slice it up, a third of O2's time on printf's code.
-        parsed.data_layout, parsed.triple = str(tm.target_data), tm.triple
-        pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-        pb = llvm.create_pass_builder(tm, pto)
-        if opt_level:
-            pb.getModulePassManager().run(parsed, pb)
-            parsed = llvm.parse_assembly(branch_checks(str(parsed)))
-        else:  # the counters' calls inlined: a call in every block made quick code 10% slower
-            passes = llvm.create_new_module_pass_manager()
-            passes.add_always_inliner_pass()
-            passes.run(parsed, pb)
-        if between is not None:
-            between()
-        return tm.emit_object(parsed)
+        parsed = llvm.Module(module)
+        try:
+            parsed.verify()
+            # The target's layout, which names its legal integer types: without it InstCombine
+            # takes every integer phi (a region has one per guest register a block carries) for
+            # an illegal one and tries to slice it up, a third of O2's time on printf's code.
+            parsed.target(tm)
+            # At level 0 only the counters' calls are inlined (a call in every block made quick
+            # code 10% slower).
+            parsed.optimise(tm)
+            if opt_level:  # (the module's text names its target and layout)
+                text = branch_checks(str(parsed))
+                parsed.close()
+                parsed = llvm.Module(text)
+            if between is not None:
+                between()
+            return tm.emit_object(parsed)
+        finally:
+            parsed.close()
 
     def compile_in_child(self, modules: list[tuple[str, int]]
                          ) -> Callable[[], tuple | None] | None:
         """Compile (module, level) pairs in a child process, a fork of this one, while this
-        one goes on: LLVM works on one thread of a process at a time (llvmlite's lock), so a
-        second process is how two compilations run at once. Only for a process whose other
-        threads are done (one of them could hold a lock that the child would wait for
-        forever). Returns what collects the result: the object files, in order, and the
-        seconds they took, or None if the child could not make them all; None if no child
-        could be started."""
+        one goes on, with a Python of its own: the Python part of a compilation (the address
+        checks' rewriting of optimised IR, xlate.jit.checks) takes the GIL, which a second
+        thread would share. Only for a process whose other threads are done (one of them could
+        hold a lock that the child would wait for forever). Returns what collects the result:
+        the object files, in order, and the seconds they took, or None if the child could not
+        make them all; None if no child could be started."""
         try:
             read_end, write_end = os.pipe()
         except OSError:

@@ -168,7 +168,7 @@ class _Job:
 class JitEngine:
     """Runs guest code in the interpreter until it is hot, then as compiled blocks.
 
-    With a threshold, LLVM works in a background thread (llvmlite releases the GIL while LLVM
+    With a threshold, LLVM works in a background thread (ctypes releases the GIL while LLVM
     runs) and the guest goes on in the interpreter; finished regions are installed when control
     is back here, a safe point. With no threshold, compilation is synchronous: code runs
     compiled from its first instruction."""
