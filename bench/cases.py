@@ -138,8 +138,12 @@ def xlate_python() -> str:
 
     venv = BUILD_DIR / "venv"
     python = venv / "bin" / "python3"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # Made again (--clear) if another Python version made it: its interpreter is that one's.
+    version = "version = {}.{}.{}\n".format(*sys.version_info[:3])
+    config = venv / "pyvenv.cfg"
+    if not python.exists() or version not in (config.read_text() if config.exists() else ""):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(venv)],
+                       check=True)
     directories = [str(REPO)]
     for name in XLATE_DEPENDENCIES:
         spec = importlib.util.find_spec(name)

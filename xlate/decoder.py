@@ -28,9 +28,9 @@ REG, IMM, MEM = "reg", "imm", "mem"
 GPR, XMM, ST = "gpr", "xmm", "st"
 
 
-# Records are NamedTuples and Block a plain class, not dataclasses: importing dataclasses (and
-# inspect, which it imports) costs tens of milliseconds on the way to the guest's first
-# instruction, and a dataclass a millisecond or two to create.
+# Records are named tuples (xlate.records) and Block a plain class, not dataclasses: importing
+# dataclasses (and inspect, which it imports) costs tens of milliseconds on the way to the
+# guest's first instruction, and a dataclass a millisecond or two to create.
 @named_tuple
 class Reg:
     """A guest register operand: which file, which register, how many bits from which bit."""

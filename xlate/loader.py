@@ -64,8 +64,9 @@ class Image:
         self.digest = digest  # sha256 of the file
 
 
-# Records read from the file are NamedTuples: struct's tuples as they come, and a NamedTuple class
-# costs a tenth of a frozen dataclass to create, on the way to the guest's first instruction.
+# Records read from the file are named tuples (xlate.records): struct's tuples as they come,
+# and a named tuple class costs a tenth of a frozen dataclass to create, on the way to the
+# guest's first instruction.
 @named_tuple
 class Segment:
     """One program header."""

@@ -321,7 +321,8 @@ def clear(directory: str | os.PathLike) -> int:
                     os.rmdir(os.path.join(root, name))
         with contextlib.suppress(OSError):
             os.rmdir(os.path.join(directory, sub))
-    with contextlib.suppress(OSError):
-        os.unlink(os.path.join(directory, "translator"))
-        removed += 1
+    for name in ("translator", "translator.json"):  # (the memo; its name before FORMAT 5)
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(directory, name))
+            removed += 1
     return removed
