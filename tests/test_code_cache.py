@@ -169,42 +169,31 @@ def test_quick_code_is_kept_until_a_run_makes_it_hot(program, native, tmp_path):
     assert b"translating 0.000 s" in again.stderr
 
 
-# Nothing is compiled until the run ends, and then every region is optimised, shared between
-# the process and a child (see JitEngine._compile_jobs), which says how many it was given.
+# Nothing is compiled until the run ends, and then every region is optimised, by the guest's
+# thread and the compiling thread at once (see JitEngine._compile_all): the first job each
+# takes waits for the other thread to take one too, and each says which it is.
 AT_THE_END = """
-from xlate.jit.compiler import Compiler
+import threading
 take = engine.JitEngine._take
 engine.JitEngine._take = lambda self, quick=False: take(self, quick) if self.closing else None
 engine.UPGRADE_COUNT = 1
-engine.CHILD_IR_CHARS = 0
-in_child = Compiler.compile_in_child
-def counted(self, modules):
-    print(f"child compiles {len(modules)}", file=sys.stderr)
-    return in_child(self, modules)
-Compiler.compile_in_child = counted
+both = threading.Barrier(2, timeout=30)
+compile_job, started = engine.JitEngine._compile_job, set()
+def compile_at_once(self, job):
+    me = threading.current_thread()
+    if self.closing and me.name not in started:
+        started.add(me.name)
+        os.write(2, f"compiling on {me.name}\\n".encode())  # (one write: the threads race)
+        both.wait()
+    compile_job(self, job)
+engine.JitEngine._compile_job = compile_at_once
 """
 
 
-def test_the_end_of_a_run_compiles_in_a_child_process_too(program, native, tmp_path):
+def test_the_end_of_a_run_compiles_on_two_threads_at_once(program, native, tmp_path):
     proc = run_patched(program, tmp_path, AT_THE_END)
     assert proc.stdout == native
-    assert int(re.search(rb"child compiles (\d+)", proc.stderr).group(1)) >= 1
-    warm = run(program, tmp_path)
-    assert warm.stdout == native and preloaded(warm) > 0
-    assert b"translating 0.000 s" in warm.stderr
-
-
-def test_what_a_failed_child_was_to_compile_is_compiled_by_the_process(program, native,
-                                                                        tmp_path):
-    proc = run_patched(program, tmp_path, AT_THE_END + """
-parent, compile = os.getpid(), Compiler.compile
-def failing(self, *args):
-    if os.getpid() != parent:
-        raise RuntimeError("the child fails")
-    return compile(self, *args)
-Compiler.compile = failing
-""")
-    assert proc.stdout == native and b"child compiles" in proc.stderr
+    assert set(re.findall(rb"compiling on ([\w-]+)", proc.stderr)) == {b"MainThread", b"xlate-jit"}
     warm = run(program, tmp_path)
     assert warm.stdout == native and preloaded(warm) > 0
     assert b"translating 0.000 s" in warm.stderr

@@ -8,10 +8,7 @@ fills the machine's tables as it first uses them)."""
 
 from __future__ import annotations
 
-import marshal
-import os
 import threading
-import time
 from collections.abc import Callable
 
 from xlate.jit import llvm
@@ -63,51 +60,3 @@ class Compiler:
             return tm.emit_object(parsed)
         finally:
             parsed.close()
-
-    def compile_in_child(self, modules: list[tuple[str, int]]
-                         ) -> Callable[[], tuple | None] | None:
-        """Compile (module, level) pairs in a child process, a fork of this one, while this
-        one goes on, with a Python of its own: the Python part of a compilation (the address
-        checks' rewriting of optimised IR, xlate.jit.checks) takes the GIL, which a second
-        thread would share. Only for a process whose other threads are done (one of them could
-        hold a lock that the child would wait for forever). Returns what collects the result:
-        the object files, in order, and the seconds they took, or None if the child could not
-        make them all; None if no child could be started."""
-        try:
-            read_end, write_end = os.pipe()
-        except OSError:
-            return None
-        try:
-            pid = os.fork()
-        except OSError:  # EAGAIN, ENOMEM
-            os.close(read_end)
-            os.close(write_end)
-            return None
-        if pid == 0:  # the child: no cleanup of the parent's objects, no buffers flushed
-            status = 1
-            try:
-                os.close(read_end)
-                started = time.perf_counter()
-                objs = [self.compile(module, level) for module, level in modules]
-                data = memoryview(marshal.dumps((objs, time.perf_counter() - started)))
-                while data:
-                    data = data[os.write(write_end, data):]
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-
-        def collect() -> tuple | None:
-            chunks = []
-            while chunk := os.read(read_end, 1 << 20):
-                chunks.append(chunk)
-            os.close(read_end)
-            _, status = os.waitpid(pid, 0)
-            if status:
-                return None
-            try:
-                objs, seconds = marshal.loads(b"".join(chunks))
-            except (EOFError, ValueError, TypeError):
-                return None
-            return (objs, seconds) if len(objs) == len(modules) else None
-        return collect

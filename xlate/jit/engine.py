@@ -79,10 +79,6 @@ UPGRADE_COUNT = 16384
 # were left out of regions whose loops ran millions of times, to become hot again.)
 TRIM_RATIO = 1024
 POLL_SECONDS = 0.01
-# At the end of a run, a child process compiles about half of what is left (see
-# _compile_jobs) if that half is this much IR: a fork costs some milliseconds, and LLVM takes
-# about a millisecond for a thousand characters of IR at O2.
-CHILD_IR_CHARS = 100_000
 
 
 def _module(module: str, level: int, slot: int) -> str:
@@ -570,17 +566,19 @@ class JitEngine:
 
     def _compile_all(self) -> None:
         """Compile and install every region under way but optimisations not yet due (see
-        UPGRADE_COUNT). The guest is done: the compiling thread ends after the job it is on,
-        and this thread compiles the rest, sharing them with a child process."""
+        UPGRADE_COUNT). The guest is done: this thread compiles too, beside the compiling
+        thread (LLVM compiles on both at once: see xlate.jit.llvm), until no job is left."""
         with self.lock:
-            self.closing = True
-            ready = []
-            while (job := self._take()) is not None:
-                ready.append(job)
+            self.closing = True  # the compiling thread ends once no job is left
             self.wakeup.notify()
+        while True:
+            with self.lock:
+                job = self._take()
+            if job is None:
+                break
+            self._compile_job(job)
         self.worker.join()
         self.worker = None
-        self._compile_jobs(ready)
         self._drop_waiting()
         self._install_finished(wait=True)
 
@@ -727,17 +725,11 @@ class JitEngine:
             self._compile_job(job)
         self.paused_seconds += time.perf_counter() - started
 
-    def _compile_job(self, job: _Job, obj: bytes | None = None, seconds: float = 0.0) -> None:
-        """Compile the job, or load its code if obj is given (compiled elsewhere in seconds),
-        for the guest's thread to install."""
+    def _compile_job(self, job: _Job) -> None:
+        """Compile the job, for the guest's thread to install."""
         try:
-            if obj is None:
-                self._prepare(job)
-                job.future.set_result(self._compile(*job.work, job.level, job.slot))
-            else:
-                region, _, lines, cacheable = job.work
-                job.future.set_result(self._load(region, obj, lines, cacheable, job.level,
-                                                 job.slot, seconds))
+            self._prepare(job)
+            job.future.set_result(self._compile(*job.work, job.level, job.slot))
         except BaseException as e:  # raised where the guest's thread installs it
             job.future.set_exception(e)
         with self.lock:
@@ -745,33 +737,6 @@ class JitEngine:
         # Running compiled code returns to the dispatch loop at its next safe point, where the
         # guest's thread installs this code (quick code may otherwise loop on for long).
         lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
-
-    def _compile_jobs(self, jobs: list[_Job]) -> None:
-        """Compile the jobs on this thread, the process's only one now (see _compile_all),
-        and about half of their IR at once in a child process (Compiler.compile_in_child)."""
-        shares: tuple[list[_Job], list[_Job]] = ([], [])
-        sizes = [0, 0]
-        for job in jobs:
-            self._prepare(job)
-        for job in sorted(jobs, key=lambda job: -len(job.work[1])):
-            lighter = sizes.index(min(sizes))
-            shares[lighter].append(job)
-            sizes[lighter] += len(job.work[1])
-        mine, theirs = shares
-        collect = None
-        if sizes[1] >= CHILD_IR_CHARS and threading.active_count() == 1:
-            self._compile_support()  # before the child: regions are loaded here
-            collect = self._compiler().compile_in_child(
-                [(_module(job.work[1], job.level, job.slot), job.level) for job in theirs])
-        if collect is None:
-            mine, theirs = mine + theirs, []
-        for job in mine:
-            self._compile_job(job)
-        if collect is not None:
-            compiled = collect()
-            objs, seconds = compiled if compiled is not None else ([None] * len(theirs), 0.0)
-            for job, obj in zip(theirs, objs, strict=True):
-                self._compile_job(job, obj, seconds / len(theirs))
 
     def _install_finished(self, wait: bool = False, wait_for: int | None = None) -> None:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
