@@ -4,6 +4,7 @@ and threads compiling at once (each in a context of its own)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -65,3 +66,33 @@ def test_threads_compile_at_once_and_get_what_one_thread_gets():
     for thread in threads:
         thread.join()
     assert [together[i] for i in range(len(modules))] == alone
+
+
+def test_threads_that_compiled_and_ended_leave_no_context_or_machine_behind(monkeypatch):
+    """Each thread's context and target machines are disposed of when it ends (a compiling
+    thread ends with each run)."""
+    compiler = Compiler()
+    compiler.compile(SQUARE, 0)  # (the library loaded)
+    created: list[int] = []  # (an address may come again, once disposed of)
+    disposed: set[int] = set()
+
+    def compile_and_note():
+        compiler.compile(SQUARE, 0)
+        created.extend((llvm._local.context.ref, compiler._local.machines[0].ref))
+
+    def noting(name):
+        dispose = getattr(llvm._lib, name)
+
+        def noted(ref):
+            disposed.add(ref)
+            dispose(ref)
+        return noted
+
+    for name in ("LLVMPY_ContextDispose", "LLVMPY_DisposeTargetMachine"):
+        monkeypatch.setattr(llvm._lib, name, noting(name))
+    for _ in range(5):
+        thread = threading.Thread(target=compile_and_note)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(created) == 10 and set(created) <= disposed

@@ -86,7 +86,9 @@ def _library():
             ("LLVMPY_GetBufferStart", p, [p]),
             ("LLVMPY_GetBufferSize", c_size_t, [p]),
             ("LLVMPY_DisposeMemoryBuffer", None, [p]),
+            ("LLVMPY_DisposeTargetMachine", None, [p]),
             ("LLVMPY_ContextCreate", p, []),
+            ("LLVMPY_ContextDispose", None, [p]),
             ("LLVMPY_ParseAssembly", p, [p, c_char_p, out]),
             ("LLVMPY_VerifyModule", c_bool, [p, out]),
             ("LLVMPY_SetDataLayout", None, [p, c_char_p]),
@@ -150,6 +152,10 @@ class TargetMachine:
         self.data_layout = _call(_lib.LLVMPY_CopyStringRepOfTargetData, data)[1]
         _lib.LLVMPY_DisposeTargetData(data)
 
+    def __del__(self) -> None:
+        if getattr(self, "ref", None) and not sys.is_finalizing():
+            _lib.LLVMPY_DisposeTargetMachine(self.ref)
+
     def emit_object(self, module: Module) -> bytes:
         """The module compiled to a relocatable object file."""
         buffer, error = _call(_lib.LLVMPY_TargetMachineEmitToMemory, self.ref,
@@ -163,11 +169,23 @@ class TargetMachine:
             _lib.LLVMPY_DisposeMemoryBuffer(buffer)
 
 
+class _Context:
+    """A thread's LLVM context, disposed of with the thread's data when the thread ends (a
+    compiling thread ends with each run: see JitEngine.finish)."""
+
+    def __init__(self) -> None:
+        self.ref = _lib.LLVMPY_ContextCreate()
+
+    def __del__(self) -> None:
+        if not sys.is_finalizing():
+            _lib.LLVMPY_ContextDispose(self.ref)
+
+
 def _context():
     context = getattr(_local, "context", None)
     if context is None:
-        context = _local.context = _lib.LLVMPY_ContextCreate()
-    return context
+        context = _local.context = _Context()
+    return context.ref
 
 
 class Module:
