@@ -120,8 +120,9 @@ def runner_available(runner: str) -> bool:
     return runner != "qemu" or shutil.which(QEMU) is not None
 
 
-# The packages xlate imports (the cffi module's backend, LLVM's and Capstone's bindings): the
-# directories that hold them go on the path of the Python that runs xlate (see xlate_python).
+# The packages xlate imports (cffi and its backend) or loads the libraries of (llvmlite's LLVM,
+# Capstone's): the directories that hold them go on the path of the Python that runs xlate (see
+# xlate_python), where xlate finds them.
 XLATE_DEPENDENCIES = ("_cffi_backend", "cffi", "llvmlite", "capstone")
 
 
