@@ -3,7 +3,7 @@ llvmlite's Python binding wraps): the few that the compiler needs, declared with
 
 Importing llvmlite.binding takes 60 to 70 ms (its modules, and importlib.resources to find the
 library), on the guest's thread, in every run that compiles anything; loading the library takes
-6 ms. The C layer is not llvmlite's public interface: its functions are declared here as the
+6 to 9 ms. The C layer is not llvmlite's public interface: its functions are declared here as the
 llvmlite release that pyproject.toml names has them, and the library is used only if its package
 says it is that release (LLVMError otherwise).
 
@@ -51,10 +51,17 @@ def llvmlite_version_file() -> bytes:
 
 def _library():
     """llvmlite's library, loaded and its functions declared on first use (the code cache asks
-    for llvmlite's version in runs that load no LLVM)."""
+    for llvmlite's version in runs that load no LLVM), by one thread (LLVM's targets are
+    registered once)."""
     global _ctypes, _lib
-    if _lib is not None:
-        return _lib
+    if _lib is None:
+        with _loading:
+            if _lib is None:
+                _ctypes, _lib = _load()
+    return _lib
+
+
+def _load():
     import ctypes
     from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_void_p
 
@@ -111,11 +118,11 @@ def _library():
         function.restype, function.argtypes = restype, argtypes
     lib.LLVMPY_InitializeNativeTarget()
     lib.LLVMPY_InitializeNativeAsmPrinter()
-    _ctypes, _lib = ctypes, lib
-    return lib
+    return ctypes, lib
 
 
 _ctypes = _lib = None
+_loading = threading.Lock()
 _local = threading.local()  # the thread's context (see _context)
 
 
@@ -131,7 +138,7 @@ def _call(call, *args) -> tuple:
 
 class TargetMachine:
     """LLVM's target machine for the host's CPU (its name and features), at an optimisation
-    level: one per thread and level, kept for the process (see Compiler)."""
+    level: one per thread and level (see Compiler), disposed of with its thread's data."""
 
     def __init__(self, opt_level: int, reloc: str = "static", code_model: str = "large") -> None:
         _library()
