@@ -44,8 +44,9 @@ def llvmlite_file(*parts: str) -> str | None:
 def llvmlite_version_file() -> bytes:
     """llvmlite's version file, which names its release and so the LLVM it was built with."""
     path = llvmlite_file("_version.py")
-    with contextlib.suppress(OSError, TypeError), open(path, "rb") as f:
-        return f.read()
+    if path is not None:
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            return f.read()
     return b""
 
 
@@ -130,10 +131,10 @@ def _call(call, *args) -> tuple:
     """call(*args, &out): its result, and the string it put in out (freed here)."""
     out = _ctypes.c_char_p()
     result = call(*args, _ctypes.byref(out))
-    text = out.value.decode() if out.value else ""
-    if out.value is not None:
+    value = out.value  # (a copy each time it is read: a printed module is 100 KB and more)
+    if value is not None:
         _lib.LLVMPY_DisposeString(out)
-    return result, text
+    return result, value.decode() if value else ""
 
 
 class TargetMachine:
@@ -165,8 +166,7 @@ class TargetMachine:
 
     def emit_object(self, module: Module) -> bytes:
         """The module compiled to a relocatable object file."""
-        buffer, error = _call(_lib.LLVMPY_TargetMachineEmitToMemory, self.ref,
-                                     module.ref, 1)
+        buffer, error = _call(_lib.LLVMPY_TargetMachineEmitToMemory, self.ref, module.ref, 1)
         if not buffer:
             raise LLVMError(f"LLVM: cannot emit an object: {error}")
         try:
