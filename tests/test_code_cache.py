@@ -199,6 +199,21 @@ def test_the_end_of_a_run_compiles_on_two_threads_at_once(program, native, tmp_p
     assert b"translating 0.000 s" in warm.stderr
 
 
+def test_a_compiling_thread_that_fails_outside_a_job_stops_the_run(program, tmp_path):
+    # Without a word, the guest would go on in the lower tiers with nothing compiled.
+    proc = run_patched(program, tmp_path, """
+import threading
+take = engine.JitEngine._take
+def broken(self, quick=False):
+    if threading.current_thread() is self.worker:
+        raise RuntimeError("the compiling thread broke")
+    return take(self, quick)
+engine.JitEngine._take = broken
+""")
+    assert proc.returncode != 0
+    assert b"RuntimeError: the compiling thread broke" in proc.stderr
+
+
 def test_a_region_keeps_the_entries_a_newer_one_did_not_take(program, native, tmp_path):
     """Where a newer region took over some of an older one's entries (regrown from part of
     it, say), the next run installs the older one for the rest, as the run that made them

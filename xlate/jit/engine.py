@@ -198,6 +198,7 @@ class JitEngine:
         self.region_of: dict[int, _Installed] = {}
         self.blocks_interpreted = 0
         self.worker: threading.Thread | None = None  # the compiling thread (see _work)
+        self.worker_error: BaseException | None = None  # what ended it, outside a job
         self.jobs: list[_Job] = []
         self.waiting: list[_Job] = []  # the jobs no thread has started on
         self.jobs_done = 0  # counted by the thread that finishes each
@@ -484,19 +485,25 @@ class JitEngine:
         """The compiling thread: the most urgent job (see _take) until closing and nothing is
         left."""
         me, counts = threading.current_thread(), self.cpu.hot_counts
-        while True:
-            with self.lock:
-                job = self._take()
-                while job is None:
-                    if self.closing or self.worker is not me:
-                        return
-                    self.wakeup.wait(POLL_SECONDS)
+        try:
+            while True:
+                with self.lock:
                     job = self._take()
-                    if job is None and not self.optimise_due and any(
-                            counts[i.slot] >= UPGRADE_COUNT for i in self.quick_cached):
-                        self.optimise_due = True  # for the guest's thread, at a safe point
-                        lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
-            self._compile_job(job)
+                    while job is None:
+                        if self.closing or self.worker is not me:
+                            return
+                        self.wakeup.wait(POLL_SECONDS)
+                        job = self._take()
+                        if job is None and not self.optimise_due and any(
+                                counts[i.slot] >= UPGRADE_COUNT for i in self.quick_cached):
+                            self.optimise_due = True  # for the guest's thread, at a safe point
+                            lib.xlate_request_stop(self.cpu, lib.XLATE_STOP_CODE_READY)
+                self._compile_job(job)
+        except BaseException as e:  # (a job's own failure is its future's: see _compile_job)
+            # Raised in the guest's thread at its next safe point, as a failed job's is: the
+            # guest would otherwise go on in the lower tiers, its hot code never compiled.
+            self.worker_error = e
+            self._job_done()
 
     def _take(self, quick: bool = False) -> _Job | None:
         """The waiting job to compile next (called holding the lock): quick ones first,
@@ -732,6 +739,9 @@ class JitEngine:
             job.future.set_result(self._compile(*job.work, job.level, job.slot))
         except BaseException as e:  # raised where the guest's thread installs it
             job.future.set_exception(e)
+        self._job_done()
+
+    def _job_done(self) -> None:
         with self.lock:
             self.jobs_done += 1
         # Running compiled code returns to the dispatch loop at its next safe point, where the
@@ -742,6 +752,8 @@ class JitEngine:
         """Install the regions compiled so far; with wait, all of them, and with wait_for,
         the one holding that block too (compiled here if no thread has started on it)."""
         self.jobs_seen = self.jobs_done
+        if self.worker_error is not None:
+            raise self.worker_error
         if wait_for is not None:
             started = time.perf_counter()
             job = next(job for job in self.jobs if wait_for in job.entries)
