@@ -410,4 +410,40 @@ void xlate_decoder_free(xlate_decoder *decoder);
  * returns how many. */
 int xlate_decode(xlate_decoder *decoder, const uint8_t *code, size_t size, uint64_t address,
                  xlate_decoded *out, int max);
+
+/* LLVM for the JIT (csrc/llvm.c, on llvmlite's library, loaded by path): a compilation is one
+ * call, which gives up Python's GIL once (see there). */
+#define XLATE_LLVM_PREPARE 1 /* verify, give the machine's data layout and triple, optimise */
+#define XLATE_LLVM_EMIT 2    /* make an object file; without it, print the module's text */
+#define XLATE_LLVM_OK 0
+#define XLATE_LLVM_PARSE_ERROR 1
+#define XLATE_LLVM_INVALID 2
+#define XLATE_LLVM_EMIT_ERROR 3
+/* A target machine for the host's CPU (its name and features), at an optimisation level. */
+typedef struct xlate_llvm_machine {
+    void *ref;
+    int opt_level;
+    char triple[128];
+    char data_layout[512];
+} xlate_llvm_machine;
+typedef struct xlate_llvm_output {
+    const char *data; /* the object file, or the module's text */
+    size_t size;
+    void *buffer;     /* LLVM's (the object's, or the text's): xlate_llvm_output_free */
+    const char *text;
+} xlate_llvm_output;
+/* 0, or -1 with a message in error. */
+int xlate_llvm_open(const char *library_path, char *error, size_t error_size);
+/* A machine, or NULL with a message in error. */
+xlate_llvm_machine *xlate_llvm_machine_new(int opt_level, const char *reloc,
+                                           const char *code_model, char *error,
+                                           size_t error_size);
+void xlate_llvm_machine_free(xlate_llvm_machine *machine);
+void *xlate_llvm_context_new(void);
+void xlate_llvm_context_free(void *context);
+/* Parse ir in context, then as flags say (XLATE_LLVM_*): XLATE_LLVM_OK with the result in out,
+ * or a status with LLVM's message in error. */
+int xlate_llvm_compile(void *context, xlate_llvm_machine *machine, const char *ir, int flags,
+                       xlate_llvm_output *out, char *error, size_t error_size);
+void xlate_llvm_output_free(xlate_llvm_output *out);
 const char *xlate_insn_name(xlate_decoder *decoder, uint32_t id);

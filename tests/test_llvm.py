@@ -11,6 +11,7 @@ import pytest
 
 from xlate.jit import llvm
 from xlate.jit.compiler import Compiler
+from xlate.runtime import ffi
 
 SQUARE = """
 define i64 @square(i64 %x) {
@@ -28,23 +29,21 @@ def test_a_module_compiles_to_an_elf_object_at_each_level(level):
 
 def test_optimising_folds_and_printing_gives_the_modules_text_with_its_target():
     machine = llvm.TargetMachine(2)
-    with llvm.Module(SQUARE.replace("%x, %x", "7, 6")) as module:
-        module.target(machine)
-        module.optimise(machine)
-        text = str(module)
+    text = llvm.optimised(machine, SQUARE.replace("%x, %x", "7, 6"))
     assert "ret i64 42" in text and machine.triple in text and machine.data_layout in text
+    assert llvm.emit(machine, text, prepare=False).startswith(b"\x7fELF")
 
 
 def test_bad_text_and_invalid_ir_are_errors_that_say_why():
-    with pytest.raises(llvm.LLVMError, match="parsing error"):
-        llvm.Module("define i64 @f( {")
-    with llvm.Module("define i64 @f() {\n  %a = add i64 %a, 1\n  ret i64 %a\n}") as module, \
-            pytest.raises(llvm.LLVMError, match="not valid"):
-        module.verify()
+    machine = llvm.TargetMachine(0)
+    with pytest.raises(llvm.LLVMError, match="(?s)parsing error.*expected type"):
+        llvm.emit(machine, "define i64 @f( {")
+    with pytest.raises(llvm.LLVMError, match="(?s)not valid.*Only PHI nodes may reference"):
+        llvm.emit(machine, "define i64 @f() {\n  %a = add i64 %a, 1\n  ret i64 %a\n}")
 
 
 def test_the_library_of_another_llvmlite_release_is_not_used(monkeypatch):
-    monkeypatch.setattr(llvm, "_lib", None)
+    monkeypatch.setattr(llvm, "_opened", False)
     monkeypatch.setattr(llvm, "llvmlite_version_file", lambda: b"version_version = '0.49.0'\n")
     with pytest.raises(llvm.LLVMError, match="not that release"):
         llvm.TargetMachine(0)
@@ -78,18 +77,14 @@ def test_threads_that_compiled_and_ended_leave_no_context_or_machine_behind(monk
 
     def compile_and_note():
         compiler.compile(SQUARE, 0)
-        created.extend((llvm._local.context.ref, compiler._local.machines[0].ref))
+        created.extend(int(ffi.cast("uintptr_t", ref)) for ref in (
+            llvm._local.context.ref, compiler._local.machines[0].ref))
 
-    def noting(name):
-        dispose = getattr(llvm._lib, name)
+    def noting(free, ref):
+        disposed.add(int(ffi.cast("uintptr_t", ref)))
+        free(ref)
 
-        def noted(ref):
-            disposed.add(ref)
-            dispose(ref)
-        return noted
-
-    for name in ("LLVMPY_ContextDispose", "LLVMPY_DisposeTargetMachine"):
-        monkeypatch.setattr(llvm._lib, name, noting(name))
+    monkeypatch.setattr(llvm, "_dispose", noting)
     for _ in range(5):
         thread = threading.Thread(target=compile_and_note)
         thread.start()

@@ -35,28 +35,15 @@ class Compiler:
     def compile(self, module: str, opt_level: int = 2,
                 between: Callable[[], None] | None = None) -> bytes:
         """Optimise a module (LLVM IR text) and compile it to a relocatable host object file.
-        At level 0 nothing is optimised (but the counters' calls inlined) and LLVM's fast
-        instruction selection makes the code; above, clamps of guest addresses become branches
-        after optimising (xlate.jit.checks). between, if given, is called between optimising
-        and making the code, which take about as long as each other (it may compile other
-        modules)."""
+        At level 0 nothing is optimised (but the counters' calls inlined: a call in every block
+        made quick code 10% slower) and LLVM's fast instruction selection makes the code, in
+        one call to LLVM; above, clamps of guest addresses become branches after optimising
+        (xlate.jit.checks), and between, if given, is called between optimising and making the
+        code, which take about as long as each other (it may compile other modules)."""
         tm = self._target_machine(opt_level)
-        parsed = llvm.Module(module)
-        try:
-            parsed.verify()
-            # The target's layout, which names its legal integer types: without it InstCombine
-            # takes every integer phi (a region has one per guest register a block carries) for
-            # an illegal one and tries to slice it up, a third of O2's time on printf's code.
-            parsed.target(tm)
-            # At level 0 only the counters' calls are inlined (a call in every block made quick
-            # code 10% slower).
-            parsed.optimise(tm)
-            if opt_level:  # (the module's text names its target and layout)
-                text = branch_checks(str(parsed))
-                parsed.close()
-                parsed = llvm.Module(text)
-            if between is not None:
-                between()
-            return tm.emit_object(parsed)
-        finally:
-            parsed.close()
+        if not opt_level:
+            return llvm.emit(tm, module)
+        text = branch_checks(llvm.optimised(tm, module))
+        if between is not None:
+            between()
+        return llvm.emit(tm, text, prepare=False)

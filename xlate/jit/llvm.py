@@ -1,11 +1,12 @@
 """LLVM, called through the C functions of llvmlite's shared library (its LLVMPY_* layer, which
-llvmlite's Python binding wraps): the few that the compiler needs, declared with ctypes.
+llvmlite's Python binding wraps): the C runtime loads the library and calls them
+(csrc/llvm.c), a whole compilation in one call, which gives up Python's GIL once.
 
 Importing llvmlite.binding takes 60 to 70 ms (its modules, and importlib.resources to find the
 library), on the guest's thread, in every run that compiles anything; loading the library takes
-6 to 9 ms. The C layer is not llvmlite's public interface: its functions are declared here as the
-llvmlite release that pyproject.toml names has them, and the library is used only if its package
-says it is that release (LLVMError otherwise).
+6 to 9 ms. The C layer is not llvmlite's public interface: its functions are declared in
+csrc/llvm.c as the llvmlite release that pyproject.toml names has them, and the library is used
+only if its package says it is that release (LLVMError otherwise).
 
 llvmlite's binding serialises all calls into the library with one lock, as its modules share
 LLVM's global context; here each thread parses into a context of its own, so that threads
@@ -20,10 +21,12 @@ import sys
 import threading
 
 from xlate.errors import XlateError
+from xlate.runtime import ffi, lib
 
-# The llvmlite release whose C layer is declared here (its _version.py's version_version).
+# The llvmlite release whose C layer csrc/llvm.c declares (its _version.py's version_version).
 RELEASE = "0.50."
 LIBRARY = "libllvmlite.so"
+_ERROR_SIZE = 4096  # LLVM's messages: a parse error quotes its line, the verifier lists all
 
 
 class LLVMError(XlateError):
@@ -50,91 +53,35 @@ def llvmlite_version_file() -> bytes:
     return b""
 
 
-def _library():
-    """llvmlite's library, loaded and its functions declared on first use (the code cache asks
-    for llvmlite's version in runs that load no LLVM), by one thread (LLVM's targets are
-    registered once)."""
-    global _ctypes, _lib
-    if _lib is None:
-        with _loading:
-            if _lib is None:
-                _ctypes, _lib = _load()
-    return _lib
+def _open() -> None:
+    """Load llvmlite's library on first use (the code cache asks for llvmlite's version in runs
+    that load no LLVM), by one thread (LLVM's targets are registered once)."""
+    global _opened
+    if _opened:
+        return
+    with _loading:
+        if _opened:
+            return
+        if f"version_version = '{RELEASE}".encode() not in llvmlite_version_file():
+            raise LLVMError(f"LLVM: xlate calls llvmlite {RELEASE}x's library, and llvmlite is "
+                            f"not that release (pip install 'llvmlite=={RELEASE}*')")
+        path = llvmlite_file("binding", LIBRARY)
+        error = ffi.new("char[]", _ERROR_SIZE)
+        if path is None or lib.xlate_llvm_open(path.encode(), error, _ERROR_SIZE):
+            reason = ffi.string(error).decode(errors="replace") or "not found"
+            raise LLVMError(f"LLVM: cannot use llvmlite's {LIBRARY}: {reason}")
+        _opened = True
 
 
-def _load():
-    import ctypes
-    from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_void_p
-
-    if f"version_version = '{RELEASE}".encode() not in llvmlite_version_file():
-        raise LLVMError(f"LLVM: xlate calls llvmlite {RELEASE}x's library, and llvmlite is not "
-                        f"that release (pip install 'llvmlite=={RELEASE}*')")
-    path = llvmlite_file("binding", LIBRARY)
-    try:
-        lib = ctypes.CDLL(path)
-    except (OSError, TypeError) as e:
-        raise LLVMError(f"LLVM: cannot load llvmlite's {LIBRARY}: {e}") from None
-    out = POINTER(c_char_p)  # a string LLVM allocates, freed with LLVMPY_DisposeString
-    p = c_void_p
-    for name, restype, argtypes in (
-            ("LLVMPY_InitializeNativeTarget", None, []),
-            ("LLVMPY_InitializeNativeAsmPrinter", None, []),
-            ("LLVMPY_DisposeString", None, [c_char_p]),
-            ("LLVMPY_GetDefaultTargetTriple", None, [out]),
-            ("LLVMPY_GetTargetFromTriple", p, [c_char_p, out]),
-            ("LLVMPY_GetHostCPUName", None, [out]),
-            ("LLVMPY_GetHostCPUFeatures", c_int, [out]),
-            ("LLVMPY_CreateTargetMachine", p, [p, c_char_p, c_char_p, c_char_p, c_int, c_char_p,
-                                               c_char_p, c_int, c_int, c_char_p]),
-            ("LLVMPY_GetTargetMachineTriple", None, [p, out]),
-            ("LLVMPY_CreateTargetMachineData", p, [p]),
-            ("LLVMPY_CopyStringRepOfTargetData", None, [p, out]),
-            ("LLVMPY_DisposeTargetData", None, [p]),
-            ("LLVMPY_TargetMachineEmitToMemory", p, [p, p, c_int, out]),
-            ("LLVMPY_GetBufferStart", p, [p]),
-            ("LLVMPY_GetBufferSize", c_size_t, [p]),
-            ("LLVMPY_DisposeMemoryBuffer", None, [p]),
-            ("LLVMPY_DisposeTargetMachine", None, [p]),
-            ("LLVMPY_ContextCreate", p, []),
-            ("LLVMPY_ContextDispose", None, [p]),
-            ("LLVMPY_ParseAssembly", p, [p, c_char_p, out]),
-            ("LLVMPY_VerifyModule", c_bool, [p, out]),
-            ("LLVMPY_SetDataLayout", None, [p, c_char_p]),
-            ("LLVMPY_SetTarget", None, [p, c_char_p]),
-            ("LLVMPY_PrintModuleToString", None, [p, out]),
-            ("LLVMPY_DisposeModule", None, [p]),
-            ("LLVMPY_CreatePipelineTuningOptions", p, []),
-            ("LLVMPY_DisposePipelineTuningOptions", None, [p]),
-            ("LLVMPY_CreatePassBuilder", p, [p, p]),
-            ("LLVMPY_DisposePassBuilder", None, [p]),
-            ("LLVMPY_buildPerModuleDefaultPipeline", p, [p, c_int]),
-            ("LLVMPY_CreateNewModulePassManager", p, []),
-            ("LLVMPY_module_AddAlwaysInlinerPass", None, [p]),
-            ("LLVMPY_RunNewModulePassManager", None, [p, p, p]),
-            ("LLVMPY_DisposeNewModulePassManger", None, [p])):
-        try:
-            function = getattr(lib, name)
-        except AttributeError:
-            raise LLVMError(f"LLVM: llvmlite's {LIBRARY} has no {name}") from None
-        function.restype, function.argtypes = restype, argtypes
-    lib.LLVMPY_InitializeNativeTarget()
-    lib.LLVMPY_InitializeNativeAsmPrinter()
-    return ctypes, lib
-
-
-_ctypes = _lib = None
+_opened = False
 _loading = threading.Lock()
 _local = threading.local()  # the thread's context (see _context)
 
 
-def _call(call, *args) -> tuple:
-    """call(*args, &out): its result, and the string it put in out (freed here)."""
-    out = _ctypes.c_char_p()
-    result = call(*args, _ctypes.byref(out))
-    value = out.value  # (a copy each time it is read: a printed module is 100 KB and more)
-    if value is not None:
-        _lib.LLVMPY_DisposeString(out)
-    return result, value.decode() if value else ""
+def _dispose(free, ref) -> None:
+    """Free a context or a machine (free: its C function), unless Python is ending."""
+    if not sys.is_finalizing():
+        free(ref)
 
 
 class TargetMachine:
@@ -142,38 +89,19 @@ class TargetMachine:
     level: one per thread and level (see Compiler), disposed of with its thread's data."""
 
     def __init__(self, opt_level: int, reloc: str = "static", code_model: str = "large") -> None:
-        _library()
-        triple = _call(_lib.LLVMPY_GetDefaultTargetTriple)[1].encode()
-        target, error = _call(_lib.LLVMPY_GetTargetFromTriple, triple)
-        if not target:
-            raise LLVMError(f"LLVM: no target for {triple.decode()}: {error}")
-        cpu = _call(_lib.LLVMPY_GetHostCPUName)[1]
-        found, features = _call(_lib.LLVMPY_GetHostCPUFeatures)
-        self.ref = _lib.LLVMPY_CreateTargetMachine(
-            target, triple, cpu.encode(), features.encode() if found else b"", opt_level,
-            reloc.encode(), code_model.encode(), 0, 0, b"")
-        if not self.ref:
-            raise LLVMError("LLVM: cannot create a target machine")
+        _open()
+        error = ffi.new("char[]", _ERROR_SIZE)
+        self.ref = lib.xlate_llvm_machine_new(opt_level, reloc.encode(), code_model.encode(),
+                                              error, _ERROR_SIZE)
+        if self.ref == ffi.NULL:
+            raise LLVMError(f"LLVM: {ffi.string(error).decode(errors='replace')}")
         self.opt_level = opt_level
-        self.triple = _call(_lib.LLVMPY_GetTargetMachineTriple, self.ref)[1]
-        data = _lib.LLVMPY_CreateTargetMachineData(self.ref)
-        self.data_layout = _call(_lib.LLVMPY_CopyStringRepOfTargetData, data)[1]
-        _lib.LLVMPY_DisposeTargetData(data)
+        self.triple = ffi.string(self.ref.triple).decode()
+        self.data_layout = ffi.string(self.ref.data_layout).decode()
 
     def __del__(self) -> None:
-        if getattr(self, "ref", None) and not sys.is_finalizing():
-            _lib.LLVMPY_DisposeTargetMachine(self.ref)
-
-    def emit_object(self, module: Module) -> bytes:
-        """The module compiled to a relocatable object file."""
-        buffer, error = _call(_lib.LLVMPY_TargetMachineEmitToMemory, self.ref, module.ref, 1)
-        if not buffer:
-            raise LLVMError(f"LLVM: cannot emit an object: {error}")
-        try:
-            return _ctypes.string_at(_lib.LLVMPY_GetBufferStart(buffer),
-                                     _lib.LLVMPY_GetBufferSize(buffer))
-        finally:
-            _lib.LLVMPY_DisposeMemoryBuffer(buffer)
+        if getattr(self, "ref", ffi.NULL) != ffi.NULL:
+            _dispose(lib.xlate_llvm_machine_free, self.ref)
 
 
 class _Context:
@@ -181,11 +109,10 @@ class _Context:
     compiling thread ends with each run: see JitEngine.finish)."""
 
     def __init__(self) -> None:
-        self.ref = _lib.LLVMPY_ContextCreate()
+        self.ref = lib.xlate_llvm_context_new()
 
     def __del__(self) -> None:
-        if not sys.is_finalizing():
-            _lib.LLVMPY_ContextDispose(self.ref)
+        _dispose(lib.xlate_llvm_context_free, self.ref)
 
 
 def _context():
@@ -195,54 +122,32 @@ def _context():
     return context.ref
 
 
-class Module:
-    """An IR module parsed from text, in the thread's context: closed (freed) by `with`."""
+def _compile(machine: TargetMachine, ir: str, flags: int) -> bytes:
+    error = ffi.new("char[]", _ERROR_SIZE)
+    out = ffi.new("xlate_llvm_output *")
+    status = lib.xlate_llvm_compile(_context(), machine.ref, ir.encode(), flags, out, error,
+                                    _ERROR_SIZE)
+    if status != lib.XLATE_LLVM_OK:
+        reason = ffi.string(error).decode(errors="replace")
+        raise LLVMError({lib.XLATE_LLVM_PARSE_ERROR: "LLVM IR parsing error",
+                         lib.XLATE_LLVM_INVALID: "LLVM IR is not valid"}.get(
+                             status, "LLVM: cannot emit an object") + f"\n{reason}")
+    try:
+        return ffi.buffer(out.data, out.size)[:]
+    finally:
+        lib.xlate_llvm_output_free(out)
 
-    def __init__(self, ir: str) -> None:
-        _library()
-        self.ref, error = _call(_lib.LLVMPY_ParseAssembly, _context(), ir.encode())
-        if error or not self.ref:
-            self.close()
-            raise LLVMError(f"LLVM IR parsing error\n{error}")
 
-    def __enter__(self) -> Module:
-        return self
+def optimised(machine: TargetMachine, ir: str) -> str:
+    """The module's text verified, given the machine's triple and data layout, and optimised
+    with LLVM's default pipeline at the machine's level (at level 0, the always-inliner alone).
+    The layout names the legal integer types: without it InstCombine takes every integer phi (a
+    region has one per guest register a block carries) for an illegal one and tries to slice it
+    up, a third of O2's time on printf's code."""
+    return _compile(machine, ir, lib.XLATE_LLVM_PREPARE).decode()
 
-    def __exit__(self, *exc) -> None:
-        self.close()
 
-    def close(self) -> None:
-        if self.ref:
-            _lib.LLVMPY_DisposeModule(self.ref)
-            self.ref = None
-
-    def __str__(self) -> str:
-        return _call(_lib.LLVMPY_PrintModuleToString, self.ref)[1]
-
-    def verify(self) -> None:
-        broken, error = _call(_lib.LLVMPY_VerifyModule, self.ref)
-        if broken:
-            raise LLVMError(f"LLVM IR is not valid\n{error}")
-
-    def target(self, machine: TargetMachine) -> None:
-        """Give the module the machine's triple and data layout (which names the legal integer
-        types, which InstCombine needs: see Compiler.compile)."""
-        _lib.LLVMPY_SetDataLayout(self.ref, machine.data_layout.encode())
-        _lib.LLVMPY_SetTarget(self.ref, machine.triple.encode())
-
-    def optimise(self, machine: TargetMachine) -> None:
-        """Run LLVM's default pipeline at the machine's level; at level 0, the always-inliner
-        alone."""
-        options = _lib.LLVMPY_CreatePipelineTuningOptions()
-        builder = _lib.LLVMPY_CreatePassBuilder(machine.ref, options)
-        if machine.opt_level:
-            passes = _lib.LLVMPY_buildPerModuleDefaultPipeline(builder, machine.opt_level)
-        else:
-            passes = _lib.LLVMPY_CreateNewModulePassManager()
-            _lib.LLVMPY_module_AddAlwaysInlinerPass(passes)
-        try:
-            _lib.LLVMPY_RunNewModulePassManager(passes, self.ref, builder)
-        finally:
-            _lib.LLVMPY_DisposeNewModulePassManger(passes)
-            _lib.LLVMPY_DisposePassBuilder(builder)
-            _lib.LLVMPY_DisposePipelineTuningOptions(options)
+def emit(machine: TargetMachine, ir: str, prepare: bool = True) -> bytes:
+    """The module compiled to a relocatable object file: first verified, targeted and
+    optimised as by optimised(), if prepare (not for the text optimised() returned)."""
+    return _compile(machine, ir, lib.XLATE_LLVM_EMIT | (lib.XLATE_LLVM_PREPARE if prepare else 0))
