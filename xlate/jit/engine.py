@@ -164,10 +164,10 @@ class _Job:
 class JitEngine:
     """Runs guest code in the interpreter until it is hot, then as compiled blocks.
 
-    With a threshold, LLVM works in a background thread (ctypes releases the GIL while LLVM
-    runs) and the guest goes on in the interpreter; finished regions are installed when control
-    is back here, a safe point. With no threshold, compilation is synchronous: code runs
-    compiled from its first instruction."""
+    With a threshold, LLVM works in a background thread (the C runtime's call releases the GIL
+    while LLVM runs: see xlate.jit.llvm) and the guest goes on in the lower tiers; finished
+    regions are installed when control is back here, a safe point. With no threshold,
+    compilation is synchronous: code runs compiled from its first instruction."""
 
     def __init__(self, cpu, decoder: Decoder, stats, threshold: int = DEFAULT_THRESHOLD,
                  opt_level: int = 2, cache: CodeCache | None = None,
