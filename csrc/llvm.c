@@ -94,12 +94,14 @@ int xlate_llvm_open(const char *library_path, char *error, size_t error_size)
     return 0;
 }
 
-/* Copies LLVM's string (or "" for none) into out, and frees it. */
-static void take_string(const char *string, char *out, size_t size)
+/* Copies LLVM's string (or "" for none) into out, frees it and forgets it: the variable is
+ * passed to LLVM again, which sets it only on some paths. */
+static void take_string(const char **string, char *out, size_t size)
 {
-    snprintf(out, size, "%s", string ? string : "");
-    if (string)
-        llvm.DisposeString(string);
+    snprintf(out, size, "%s", *string ? *string : "");
+    if (*string)
+        llvm.DisposeString(*string);
+    *string = NULL;
 }
 
 xlate_llvm_machine *xlate_llvm_machine_new(int opt_level, const char *reloc,
@@ -132,11 +134,10 @@ xlate_llvm_machine *xlate_llvm_machine_new(int opt_level, const char *reloc,
     machine->opt_level = opt_level;
     const char *string = NULL;
     llvm.GetTargetMachineTriple(ref, &string);
-    take_string(string, machine->triple, sizeof machine->triple);
+    take_string(&string, machine->triple, sizeof machine->triple);
     void *data = llvm.CreateTargetMachineData(ref);
-    string = NULL;
     llvm.CopyStringRepOfTargetData(data, &string);
-    take_string(string, machine->data_layout, sizeof machine->data_layout);
+    take_string(&string, machine->data_layout, sizeof machine->data_layout);
     llvm.DisposeTargetData(data);
 done: {
     /* (each string LLVMPY returns is a copy of its own, freed with DisposeString) */
@@ -187,7 +188,7 @@ int xlate_llvm_compile(void *context, xlate_llvm_machine *machine, const char *i
     memset(out, 0, sizeof *out);
     void *module = llvm.ParseAssembly(context, ir, &message);
     if (!module || message) {
-        take_string(message, error, error_size);
+        take_string(&message, error, error_size);
         if (module)
             llvm.DisposeModule(module);
         return XLATE_LLVM_PARSE_ERROR;
@@ -195,11 +196,11 @@ int xlate_llvm_compile(void *context, xlate_llvm_machine *machine, const char *i
     int status = XLATE_LLVM_OK;
     if (flags & XLATE_LLVM_PREPARE) {
         if (llvm.VerifyModule(module, &message)) {
-            take_string(message, error, error_size);
+            take_string(&message, error, error_size);
             status = XLATE_LLVM_INVALID;
             goto done;
         }
-        take_string(message, error, error_size);
+        take_string(&message, error, error_size);
         llvm.SetDataLayout(module, machine->data_layout);
         llvm.SetTarget(module, machine->triple);
         optimise(machine, module);
@@ -207,7 +208,7 @@ int xlate_llvm_compile(void *context, xlate_llvm_machine *machine, const char *i
     if (flags & XLATE_LLVM_EMIT) {
         out->buffer = llvm.TargetMachineEmitToMemory(machine->ref, module, 1, &message);
         if (!out->buffer) {
-            take_string(message, error, error_size);
+            take_string(&message, error, error_size);
             status = XLATE_LLVM_EMIT_ERROR;
             goto done;
         }
