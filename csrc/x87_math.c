@@ -352,10 +352,8 @@ xlate_f80 xlate_x87_fyl2x(xlate_f80 x, xlate_f80 y, xlate_f80_env *env)
     if (kx == ZERO) { /* log2(0) = -inf */
         if (ky == ZERO)
             return invalid(env);
-        if (ky == FINITE) {
+        if (ky == FINITE) /* (not DE as well for a denormal y: #Z takes precedence over #D) */
             env->sw |= XLATE_F80_ZE;
-            note_denormal(env, y, y);
-        }
         return infinity_of(!sign_of(y));
     }
     if (kx == INF) {
@@ -374,8 +372,11 @@ xlate_f80 xlate_x87_fyl2x(xlate_f80 x, xlate_f80 y, xlate_f80_env *env)
     }
     if (ky == ZERO || x_is_one)
         return zero_of(sign_of(y) ^ log_negative);
-    env->sw |= XLATE_F80_PE; /* the hardware's answer, exact or not */
-    return rounded(mul(from_f80(y), log2_of(x)), env);
+    /* The hardware's answer is inexact, exact or not: PE, and UE where it is tiny. */
+    env->sw |= XLATE_F80_PE;
+    wide w = mul(from_f80(y), log2_of(x));
+    w.inexact = 1;
+    return rounded(w, env);
 }
 
 xlate_f80 xlate_x87_fyl2xp1(xlate_f80 x, xlate_f80 y, xlate_f80_env *env)
