@@ -7,10 +7,15 @@ condition codes. The final control, status and tag words, the registers in use, 
 registers, rflags and the whole data region must be identical, but for the condition codes
 Intel's manual leaves undefined and, for the transcendental instructions (which no two
 implementations round alike), a last-place difference in their results and C1.
+
+Set XLATE_EXPLORE=k to look for new bugs: random seeds and k times the examples. By default the
+examples are derandomized, so that CI runs are repeatable (random ones found the two fyl2x cases
+pinned below, in one run of the suite in some twenty).
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -157,8 +162,13 @@ def x87_setups(draw: st.DrawFn, memory: str = "none", min_depth: int = 0,
                  draw(st.integers(0, 2**32 - 1)))
 
 
-FAST = settings(max_examples=50, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+EXPLORE = int(os.environ.get("XLATE_EXPLORE") or 0)
+
+
+def _examples(n: int) -> settings:
+    return settings(max_examples=n * EXPLORE if EXPLORE else n, deadline=None,
+                    derandomize=not EXPLORE, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 C0, C1, C2, C3 = 0x0100, 0x0200, 0x0400, 0x4000
@@ -227,7 +237,7 @@ LOADS = _forms(
 
 
 @engines
-@FAST
+@_examples(50)
 @given(data=st.data())
 def test_loads_widen_exactly_and_overflow_the_stack_as_the_cpu(engine: str, data) -> None:
     _run_family(data, LOADS, engine)
@@ -248,7 +258,7 @@ STORES = _forms(
 
 
 @engines
-@settings(FAST, max_examples=80)
+@_examples(80)
 @given(data=st.data())
 def test_stores_round_with_the_control_word_as_the_cpu(engine: str, data) -> None:
     _run_family(data, STORES, engine)
@@ -263,7 +273,7 @@ ARITH_REGISTERS = _forms(
 
 
 @engines
-@settings(FAST, max_examples=120)
+@_examples(120)
 @given(data=st.data())
 def test_register_arithmetic_matches_the_cpu(engine: str, data) -> None:
     _run_family(data, ARITH_REGISTERS, engine, min_depth=1)
@@ -278,7 +288,7 @@ ARITH_MEMORY = _forms(
 
 
 @engines
-@settings(FAST, max_examples=100)
+@_examples(100)
 @given(data=st.data())
 def test_memory_arithmetic_matches_the_cpu(engine: str, data) -> None:
     _run_family(data, ARITH_MEMORY, engine)
@@ -295,7 +305,7 @@ COMPARES_STATUS = _forms(
 
 
 @engines
-@settings(FAST, max_examples=80)
+@_examples(80)
 @given(data=st.data())
 def test_compares_set_the_condition_codes_as_the_cpu(engine: str, data) -> None:
     _run_family(data, COMPARES_STATUS, engine)
@@ -308,7 +318,7 @@ COMPARES_RFLAGS = _forms(
 
 
 @engines
-@settings(FAST, max_examples=60)
+@_examples(60)
 @given(data=st.data())
 def test_fcomi_and_fucomi_set_zf_pf_cf_as_the_cpu(engine: str, data) -> None:
     _run_family(data, COMPARES_RFLAGS, engine)
@@ -321,7 +331,7 @@ UNARY = _forms(*((op, "none") for op in (
 
 
 @engines
-@settings(FAST, max_examples=100)
+@_examples(100)
 @given(data=st.data())
 def test_operations_on_the_top_of_the_stack_match_the_cpu(engine: str, data) -> None:
     _run_family(data, UNARY, engine)
@@ -337,7 +347,7 @@ STACK = _forms(*((op, "none") for op in (
 
 
 @engines
-@settings(FAST, max_examples=80)
+@_examples(80)
 @given(data=st.data())
 def test_stack_and_status_instructions_match_the_cpu(engine: str, data) -> None:
     _run_family(data, STACK, engine)
@@ -357,7 +367,7 @@ ROUNDING = (
 
 
 @engines
-@settings(FAST, max_examples=60)
+@_examples(60)
 @given(data=st.data())
 def test_fldcw_rounding_and_precision_control_reach_every_operation(engine: str, data) -> None:
     state = data.draw(x87_setups(min_depth=4), label="setup").state()
@@ -429,7 +439,7 @@ def _agree_to_an_ulp(engine: str, op: str, setup: Setup) -> None:
 
 
 @engines
-@settings(FAST, max_examples=80)
+@_examples(80)
 @given(data=st.data())
 def test_transcendental_instructions_agree_with_the_cpu_to_an_ulp(engine: str, data) -> None:
     op = data.draw(st.sampled_from(sorted(TRANSCENDENTAL)), label="op")
@@ -456,7 +466,7 @@ doubles = _bits(64, FLOAT64_SPECIALS)
 
 
 @engines
-@settings(FAST, max_examples=40)
+@_examples(40)
 @given(data=st.data())
 def test_fprem_loop_computes_fmod_as_the_cpu(engine: str, data) -> None:
     state = data.draw(x87_setups(max_depth=6), label="setup").state()
@@ -491,7 +501,7 @@ def _blank_pointers(state: CpuState, image: str) -> None:
 
 
 @engines
-@settings(FAST, max_examples=30)
+@_examples(30)
 @given(data=st.data())
 def test_environment_images_match_the_cpu_but_for_the_pointers(engine: str, data) -> None:
     asm, image, _ = data.draw(st.sampled_from(ENVIRONMENT), label="form")
