@@ -4,6 +4,7 @@ an error with a reason, never a crash."""
 
 from __future__ import annotations
 
+import gc
 import random
 import struct
 
@@ -11,6 +12,8 @@ import pytest
 
 from xlate.jit.compiler import Compiler
 from xlate.jit.linker import Linker, ObjectLoadError
+from xlate.machine import Machine
+from xlate.memory import PROT_EXEC, PROT_READ
 from xlate.runtime import ffi
 
 # A jump table (relocations into read-only data), a constant-pool float and a call to a runtime
@@ -219,3 +222,33 @@ def test_helpers_are_linked_at_their_own_address():
     assert lib.xlate_runtime_symbol(b"xlate_no_such_helper") == ffi.NULL
     Linker()
     assert {ffi.string(s.name): s.address for s in Linker._symbols}[b"xlate_pure_div"] == address
+
+
+def _host_mappings() -> int:
+    gc.collect()
+    with open("/proc/self/maps") as maps:
+        return sum(1 for _ in maps)
+
+
+def test_loaded_code_is_freed_when_its_handle_is_collected_or_unloaded(obj, linker):
+    before = _host_mappings()
+    for _ in range(20):
+        linker.load(obj, "entry")
+        Linker.unload(linker.load(obj, "entry"))
+    assert _host_mappings() - before < 5
+
+
+def test_machines_that_are_gone_leave_no_compiled_code_behind():
+    # An embedder (a fuzzer, say) makes a machine an input: each JIT machine's regions were
+    # mapped for good, two mappings each, until the kernel's limit on them ran out.
+    def run_one() -> None:
+        machine = Machine.bare("jit")
+        machine.memory.map(0x10000, 0x1000, PROT_READ | PROT_EXEC)
+        machine.memory.poke(0x10000, b"\x48\x01\xd8")  # add rax, rbx
+        machine.cpu.rip = 0x10000
+        machine.run(until=0x10003)
+    run_one()
+    before = _host_mappings()
+    for _ in range(20):
+        run_one()
+    assert _host_mappings() - before < 5

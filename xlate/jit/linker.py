@@ -23,7 +23,8 @@ class ObjectLoadError(XlateError):
 
 
 class Linker:
-    """Loads object files into host memory; each stays until it is unloaded."""
+    """Loads object files into host memory; each stays until it is unloaded, or until nothing
+    refers to its handle any more (an engine that is gone: a fuzzer makes thousands)."""
 
     # The table of symbols that objects are linked against, the process's: the runtime's
     # helpers, and once loaded, the support module's function (xlate.jit.support), whose code
@@ -58,7 +59,8 @@ class Linker:
 
     def load(self, obj: bytes, name: str):
         """Map and relocate an object; returns its handle (an xlate_object *), whose `entry` is
-        the host address of the function called name. Raises ObjectLoadError."""
+        the host address of the function called name, and which frees the code when it is
+        collected. Raises ObjectLoadError."""
         error = ffi.new("char[]", _ERROR_SIZE)
         loaded = lib.xlate_object_load(ffi.from_buffer(obj), len(obj), name.encode(),
                                        Linker._symbols, len(Linker._symbols), error,
@@ -66,9 +68,9 @@ class Linker:
         if loaded == ffi.NULL:
             reason = ffi.string(error).decode(errors="replace")
             raise ObjectLoadError(f"cannot load the compiled code of {name}: {reason}")
-        return loaded
+        return ffi.gc(loaded, lib.xlate_object_free)
 
     @staticmethod
     def unload(loaded) -> None:
-        """Free an object's code: nothing may run it any more."""
-        lib.xlate_object_free(loaded)
+        """Free an object's code now: nothing may run it any more."""
+        ffi.release(loaded)
