@@ -239,7 +239,7 @@ def test_loaded_code_is_freed_when_its_handle_is_collected_or_unloaded(obj, link
 
 
 def test_machines_that_are_gone_leave_no_compiled_code_behind():
-    # An embedder (a fuzzer, say) makes a machine an input: each JIT machine's regions were
+    # An embedder (a fuzzer, say) makes a machine for each input: each JIT machine's regions were
     # mapped for good, two mappings each, until the kernel's limit on them ran out.
     def run_one() -> None:
         machine = Machine.bare("jit")
