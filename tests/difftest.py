@@ -3,7 +3,10 @@ the same layout as the native oracle (tests/oracle), and read the final state ba
 
 from __future__ import annotations
 
+import os
 import signal
+
+from hypothesis import HealthCheck, settings
 
 from tests.oracle import CODE_ADDR, CODE_SIZE, DATA_ADDR, DATA_SIZE, CpuState, run_native
 from xlate.machine import Machine
@@ -11,6 +14,18 @@ from xlate.memory import PROT_EXEC, PROT_READ, PROT_WRITE
 from xlate.runtime import ffi
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
+
+# XLATE_EXPLORE=k: the differential tests look for new bugs, with random seeds and k times their
+# examples. By default their examples are derandomized, so that CI runs repeat.
+EXPLORE = int(os.environ.get("XLATE_EXPLORE") or 0)
+
+
+def settings_for(n: int, times: int = 0, suppress: tuple[HealthCheck, ...] = ()) -> settings:
+    """Hypothesis settings for n examples, or n * times (by default XLATE_EXPLORE's k) random
+    ones when exploring."""
+    return settings(max_examples=n * (times or EXPLORE) if EXPLORE else n, deadline=None,
+                    derandomize=not EXPLORE, database=None, suppress_health_check=suppress)
+
 
 # "python": the JIT's cheap tier for every block (threaded code, xlate.threaded, or where it
 # cannot express a block, a Python function, xlate.pyblocks), LLVM never.

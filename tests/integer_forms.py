@@ -14,20 +14,18 @@ from __future__ import annotations
 import gc
 import importlib.util
 import itertools
-import os
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from tests.difftest import ENGINES, run_xlate
+from tests.difftest import ENGINES, run_xlate, settings_for
 from tests.oracle import CODE_ADDR, DATA_ADDR, DATA_SIZE, FLAGS_MASK, CpuState, assemble, run_native
 from xlate.semantics import UNDEFINED_FLAGS
 from xlate.semantics.system import RFLAGS_BITS
 
 U64 = (1 << 64) - 1
-EXPLORE = int(os.environ.get("XLATE_EXPLORE") or 0)
 WIDTHS = (8, 16, 32, 64)
 PTR = {8: "byte ptr", 16: "word ptr", 32: "dword ptr", 64: "qword ptr"}
 
@@ -161,8 +159,7 @@ def check_cases(engine: str, cases: st.SearchStrategy[Case], examples: int) -> N
     every case)."""
     n = examples if engine == "interp" else max(min(examples, 5), examples // 2)
 
-    @settings(max_examples=n * EXPLORE if EXPLORE else n, deadline=None, derandomize=not EXPLORE,
-              database=None, suppress_health_check=list(HealthCheck))
+    @settings_for(n, suppress=tuple(HealthCheck))
     @given(cases)
     def run(case: Case) -> None:
         check(case, engine)

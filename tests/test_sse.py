@@ -13,21 +13,19 @@ derandomized so that CI runs repeat.
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import struct
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from tests.difftest import ENGINES, run_xlate
+from tests.difftest import ENGINES, run_xlate, settings_for
 from tests.oracle import DATA_ADDR, CpuState, assemble, run_native
 from xlate.memory import GUARD, AddressSpace
 from xlate.runtime import GUEST_SPACE, lib
 
-EXPLORE = bool(os.environ.get("XLATE_EXPLORE"))
 U64 = (1 << 64) - 1
 MXCSR_FLAGS = 0x3F  # sticky exception flags: not tracked, not compared
 MEM = DATA_ADDR + 0x2000  # memory operands: 16-byte aligned, as movaps and addps m128 need
@@ -203,8 +201,7 @@ def check_cases(engine: str, cases: st.SearchStrategy[Case], examples: int) -> N
     JIT, which compiles each one)."""
     n = examples if engine == "interp" else max(10, examples // 2)
 
-    @settings(max_examples=n * 10 if EXPLORE else n, deadline=None, derandomize=not EXPLORE,
-              database=None, suppress_health_check=list(HealthCheck))
+    @settings_for(n, times=10, suppress=tuple(HealthCheck))
     @given(cases)
     def run(case: Case) -> None:
         diffs = differences(case, engine)
@@ -288,7 +285,7 @@ def test_moves_keep_or_zero_the_upper_lanes_as_the_cpu_does(engine):
 
 
 @engines
-@settings(max_examples=20, deadline=None, derandomize=not EXPLORE, database=None)
+@settings_for(20, times=1)
 @given(value=st.integers(0, 0xFFFF), seed=st.integers(0, 2**32 - 1))
 def test_ldmxcsr_loads_any_valid_mxcsr(engine, value, seed):
     case = Case("ldmxcsr dword ptr [rsi]", (), value.to_bytes(4, "little"), seed=seed)

@@ -15,7 +15,6 @@ pinned below, in one run of the suite in some twenty).
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.difftest import ENGINES, compare, run_xlate
+from tests.difftest import ENGINES, compare, run_xlate, settings_for
 from tests.oracle import DATA_ADDR, CpuState, assemble, run_native
 from xlate.machine import ENGINES as ENGINES_OF_THE_COMMAND
 
@@ -162,13 +161,8 @@ def x87_setups(draw: st.DrawFn, memory: str = "none", min_depth: int = 0,
                  draw(st.integers(0, 2**32 - 1)))
 
 
-EXPLORE = int(os.environ.get("XLATE_EXPLORE") or 0)
-
-
 def _examples(n: int) -> settings:
-    return settings(max_examples=n * EXPLORE if EXPLORE else n, deadline=None,
-                    derandomize=not EXPLORE, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings_for(n, suppress=(HealthCheck.too_slow, HealthCheck.data_too_large))
 
 
 C0, C1, C2, C3 = 0x0100, 0x0200, 0x0400, 0x4000
