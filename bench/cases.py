@@ -166,9 +166,23 @@ def compile_bytecode() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "xlate")], check=True)
 
 
+@functools.cache
+def build_runtime() -> None:
+    """Builds the C runtime (xlate._runtime) in this checkout when it is missing or older than
+    a file of csrc/: the timed runs import this checkout's xlate (see xlate_python), and
+    `pip install .` builds the runtime into site-packages, not here."""
+    built = [p.stat().st_mtime for p in (REPO / "xlate").glob("_runtime*.so")]
+    newest_source = max(p.stat().st_mtime for p in (REPO / "csrc").iterdir()
+                        if p.suffix in (".c", ".h", ".py"))
+    if not built or min(built) < newest_source:
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=REPO,
+                       check=True, stdout=subprocess.DEVNULL)
+
+
 def build_case(case: BenchCase) -> Path:
     """Builds the case's program into bench/.build (a no-op when it is up to date), the input
-    data it reads, and xlate's bytecode; returns the program."""
+    data it reads, this checkout's C runtime and xlate's bytecode; returns the program."""
+    build_runtime()
     compile_bytecode()
     for arg in {*case.args, *case.interp_args}:
         if arg in _TEXT_DATA and not Path(arg).exists():
